@@ -1,0 +1,1 @@
+"""PySpark + Delta batch jobs: pure DataFrame transforms plus thin entry points."""

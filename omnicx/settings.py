@@ -1,0 +1,108 @@
+"""The one settings object: environment variables with the OMNICX_ prefix (or `omnicx.env`).
+
+Each component defines the typed config it needs (`infra.kafka.KafkaConfig`,
+`infra.spark.SparkConfig`, ...); this module composes them and hands each part down.
+Nested fields use a double underscore: `OMNICX_KAFKA__PORT=29092`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from infra.kafka import KafkaConfig
+from infra.spark import SparkConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_TWEETS = REPO_ROOT / "data" / "samples" / "twcs_sample.csv"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Everything omnicx can be told; every default works on one machine."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OMNICX_",
+        env_nested_delimiter="__",
+        env_file="omnicx.env",
+        extra="ignore",
+    )
+
+    home: Path = Field(
+        Path(".omnicx"),
+        description="Local state: broker data, lake, Dagster home, logs. Git-ignored.",
+    )
+    kafka: KafkaConfig = Field(
+        default_factory=lambda: KafkaConfig(),
+        description="The local broker (ports, nodes, heap); data under <home>/kafka by default.",
+    )
+    kafka_bootstrap: str | None = Field(
+        None,
+        description=(
+            "Bootstrap servers of an existing Kafka cluster. Unset: omnicx runs its own broker "
+            "and uses its address."
+        ),
+    )
+    spark: SparkConfig = Field(
+        default_factory=lambda: SparkConfig(), description="The local SparkSession."
+    )
+    lake_dir: Path | None = Field(
+        None, description="Root of the Delta tables (default <home>/lake)."
+    )
+    online_store: Literal["sqlite", "redis"] = Field(
+        "sqlite", description="Feast online store: embedded SQLite, or Redis when scaling out."
+    )
+    own_email_domains: CommaList = Field(
+        default_factory=list, description="Mail from these domains is outbound (comma-separated)."
+    )
+    own_email_addresses: CommaList = Field(
+        default_factory=list, description="Mail from these addresses is outbound (comma-separated)."
+    )
+    own_social_handles: CommaList = Field(
+        default_factory=list,
+        description="Brand accounts: posts by these are outbound (comma-separated).",
+    )
+    sla_minutes: int = Field(60, ge=1, description="First-response SLA in minutes.")
+
+    @field_validator(
+        "own_email_domains", "own_email_addresses", "own_social_handles", mode="before"
+    )
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if "data_dir" not in self.kafka.model_fields_set:
+            self.kafka = self.kafka.model_copy(update={"data_dir": self.home / "kafka"})
+        if self.spark.local_dir is None:
+            self.spark = self.spark.model_copy(update={"local_dir": self.home / "spark-tmp"})
+        self.lake_dir = (self.lake_dir or self.home / "lake").expanduser().resolve()
+        return self
+
+    @property
+    def bootstrap(self) -> str:
+        """Where Kafka clients connect: the configured cluster, or the local broker."""
+        return self.kafka_bootstrap or self.kafka.bootstrap
+
+    @property
+    def manages_kafka(self) -> bool:
+        """True when omnicx runs the broker itself (no external cluster configured)."""
+        return self.kafka_bootstrap is None
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and logs of the processes `omnicx up` starts."""
+        return self.home / "run"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and `omnicx.env`), with keyword overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

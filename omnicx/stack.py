@@ -1,0 +1,122 @@
+"""The local stack that `omnicx up | down | status` manages.
+
+Each component starts, stops and reports itself; the stack starts them in order and stops them
+in reverse. Later components (stream workers, Customer API, Redis, Dagster) join the list in
+`build_components`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from infra.kafka import LocalKafka
+from omnicx.errors import OmnicxError
+from omnicx.settings import Settings
+from omnicx.topics import apply_topics
+
+
+@dataclass
+class ComponentStatus:
+    """One component's state as `omnicx status` shows it."""
+
+    name: str
+    up: bool
+    address: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"up": self.up, **self.info}
+
+
+class Component(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self, purge: bool = False) -> None: ...
+
+    def status(self) -> ComponentStatus: ...
+
+
+class KafkaComponent:
+    """The Kafka broker(s): run locally unless OMNICX_KAFKA_BOOTSTRAP names a cluster."""
+
+    name = "kafka"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.local = LocalKafka(settings.kafka) if settings.manages_kafka else None
+
+    def start(self) -> None:
+        if self.local is not None:
+            self.local.start()
+        # Topics are part of "up": a stack without its topics is not usable.
+        apply_topics(self.settings.bootstrap)
+
+    def stop(self, purge: bool = False) -> None:
+        if self.local is None:
+            return
+        if purge:
+            self.local.purge()
+        else:
+            self.local.stop()
+
+    def status(self) -> ComponentStatus:
+        bootstrap = self.settings.bootstrap
+        if self.local is None:
+            from omnicx.topics import admin_client
+
+            try:
+                admin_client(bootstrap).close()
+                up = True
+            except OmnicxError:
+                up = False
+            return ComponentStatus(
+                self.name, up, bootstrap, {"bootstrap": bootstrap, "managed": False}
+            )
+        nodes = self.local.status()
+        up = all(n.up for n in nodes)
+        return ComponentStatus(
+            self.name,
+            up,
+            bootstrap,
+            {
+                "bootstrap": bootstrap,
+                "managed": True,
+                "nodes": [
+                    {"node_id": n.node_id, "address": n.address, "pid": n.pid, "up": n.up}
+                    for n in nodes
+                ],
+                "data_dir": str(self.local.data_dir),
+            },
+        )
+
+
+def build_components(settings: Settings, with_dagster: bool = False) -> list[Component]:
+    """The stack's components in start order."""
+    components: list[Component] = [KafkaComponent(settings)]
+    return components
+
+
+class LocalStack:
+    """Start, stop and report the local stack."""
+
+    def __init__(self, settings: Settings, with_dagster: bool = False) -> None:
+        self.settings = settings
+        self.components = build_components(settings, with_dagster=with_dagster)
+
+    def up(self, on_start: Callable[[str], None] | None = None) -> list[ComponentStatus]:
+        for component in self.components:
+            if on_start:
+                on_start(component.name)
+            component.start()
+        return self.status()
+
+    def down(self, purge: bool = False) -> None:
+        for component in reversed(self.components):
+            component.stop(purge=purge)
+
+    def status(self) -> list[ComponentStatus]:
+        return [component.status() for component in self.components]

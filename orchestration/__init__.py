@@ -1,0 +1,1 @@
+"""Dagster definitions for the batch side (assets, resources, schedules, sensors, checks)."""
