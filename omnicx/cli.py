@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="Kafka topics of the registry.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+apikey_app = typer.Typer(help="API keys of the Customer API.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -84,6 +86,35 @@ def topics_apply() -> None:
     table = Table("topic", "action", "details", title=f"topics at {s.bootstrap}")
     for change in changes:
         table.add_row(change.name, change.action, "; ".join(change.details))
+    console.print(table)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    scopes: Annotated[
+        str, typer.Option("--scopes", help="Comma-separated, e.g. read:timeline,read:signals.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Who or what the key is for.")] = "",
+) -> None:
+    """Print a new API key (shown once; only its hash is stored)."""
+    from streams.api.auth import ApiKeyStore, UnknownScope
+
+    store = ApiKeyStore(settings().api.keys_file)
+    try:
+        key = store.create([s.strip() for s in scopes.split(",") if s.strip()], name=name)
+    except UnknownScope as exc:
+        raise OmnicxError(str(exc)) from exc
+    print(key)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List API keys (ids, names, scopes; never the secrets)."""
+    from streams.api.auth import ApiKeyStore
+
+    table = Table("key id", "name", "scopes", "created")
+    for key in ApiKeyStore(settings().api.keys_file).list():
+        table.add_row(key.key_id, key.name, ",".join(sorted(key.scopes)), key.created_at)
     console.print(table)
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra.kafka import KafkaConfig
 from infra.spark import SparkConfig
+from streams.api import ApiConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_TWEETS = REPO_ROOT / "data" / "samples" / "twcs_sample.csv"
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     spark: SparkConfig = Field(
         default_factory=lambda: SparkConfig(), description="The local SparkSession."
     )
+    api: ApiConfig = Field(
+        default_factory=lambda: ApiConfig(),
+        description="The Customer API (host, port); keys under <home>/api_keys.json.",
+    )
     lake_dir: Path | None = Field(
         None, description="Root of the Delta tables (default <home>/lake)."
     )
@@ -84,6 +89,8 @@ class Settings(BaseSettings):
             self.kafka = self.kafka.model_copy(update={"data_dir": self.home / "kafka"})
         if self.spark.local_dir is None:
             self.spark = self.spark.model_copy(update={"local_dir": self.home / "spark-tmp"})
+        if "keys_file" not in self.api.model_fields_set:
+            self.api = self.api.model_copy(update={"keys_file": self.home / "api_keys.json"})
         self.lake_dir = (self.lake_dir or self.home / "lake").expanduser().resolve()
         return self
 

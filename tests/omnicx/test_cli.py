@@ -57,3 +57,20 @@ def test_demo_round_trip_of_real_tweets(bootstrap: str) -> None:
     assert keys <= {record_id for record_id, _, _ in rows}
     first = result["sample"][0].value.decode()
     assert first.startswith("tweet_id,author_id,inbound,created_at,text")
+
+
+def test_apikey_create_and_list(tmp_path: Path, omnicx_env: dict[str, str]) -> None:
+    created = _omnicx(
+        ["apikey", "create", "--scopes", "read:timeline,read:signals", "--name", "desktop"],
+        omnicx_env,
+        tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("ocx_") and len(key.split("_", 2)[2]) >= 30
+    listed = _omnicx(["apikey", "list"], omnicx_env, tmp_path)
+    assert key.split("_")[1] in listed.stdout and "desktop" in listed.stdout
+    assert key.split("_", 2)[2] not in listed.stdout
+    bad = _omnicx(["apikey", "create", "--scopes", "read:all"], omnicx_env, tmp_path)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("error: unknown scope(s) read:all")
