@@ -48,6 +48,7 @@ CUSTOMER_EVENTS = "cx.customer-events.v1"
 IDENTITY = "cx.identity.v1"
 SIGNALS = "cx.signals.v1"
 DLQ = "cx.dlq.v1"
+ERASURES = "cx.erasures.v1"
 
 
 def ingest_topic(channel: str) -> str:
@@ -111,6 +112,17 @@ TOPICS: tuple[TopicSpec, ...] = (
             "source topic/partition/offset (or file and line)."
         ),
         retention_ms=90 * DAY_MS,
+    ),
+    TopicSpec(
+        name=ERASURES,
+        partitions=1,
+        key="customer_id",
+        value="ErasureRequest JSON (identifier hashes only)",
+        description=(
+            "Right-to-be-forgotten requests: stream workers purge state, ingestion suppresses "
+            "the hashed identifiers, batch jobs delete from the lake."
+        ),
+        cleanup_policy="compact",
     ),
 )
 
