@@ -44,3 +44,25 @@ CHANNEL_REALTIME_FEATURES: dict[str, tuple[str, str]] = {
 CUSTOMER_ENTITY_KEY = "customer_id"
 CHANNEL_ENTITY_KEY = "channel"
 TIMESTAMP_FIELD = "event_timestamp"
+
+# The batch side: gold.customer_features_daily (Delta, written by jobs/, read by Feast's batch
+# feature view). One row per customer per day; `event_timestamp` is the end of that day (UTC),
+# and each value covers the window ending then.
+CUSTOMER_DAILY_TABLE = "gold/customer_features_daily"
+CUSTOMER_DAILY_VIEW = "customer_daily_profile"
+CUSTOMER_DAILY_FEATURES: dict[str, tuple[str, str]] = {
+    "contacts_30d": ("int64", "distinct inbound conversations in the last 30 days"),
+    "contacts_90d": ("int64", "distinct inbound conversations in the last 90 days"),
+    "answered_within_sla_ratio_90d": (
+        "float64",
+        "share of inbound conversations first answered within the SLA, last 90 days",
+    ),
+    "digital_containment_rate_90d": (
+        "float64",
+        "share of journeys (contact days) resolved without a phone contact, last 90 days",
+    ),
+    "lifetime_value": ("float64", "sum of app purchase revenue to date"),
+    "purchases_90d": ("int64", "app purchase events in the last 90 days"),
+    "preferred_channel": ("string", "channel with most inbound contacts in the last 90 days"),
+    "avg_sentiment_90d": ("float64", "mean VADER compound of inbound text, last 90 days"),
+}
