@@ -329,7 +329,7 @@ class Ingestor:
                         )
                     )
             else:
-                value, key = self._dlq_value(outcome)
+                dlq_value, key = self._dlq_value(outcome)
                 rejection = Rejection(
                     stage=stage,
                     error_class=outcome.error.error_class,
@@ -339,7 +339,7 @@ class Ingestor:
                     source_line=outcome.record.line,
                     rejected_at=rejected_at,
                 )
-                futures.append(send(DLQ, value=value, key=key, headers=rejection.headers()))
+                futures.append(send(DLQ, value=dlq_value, key=key, headers=rejection.headers()))
         return futures
 
     def _dlq_value(self, outcome: Outcome) -> tuple[bytes | None, bytes]:
