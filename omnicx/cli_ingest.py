@@ -15,6 +15,7 @@ from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from streams.api import ApiExtension
     from streams.ingest import BatchResult, IngestConfig
 
 schemas_app = typer.Typer(
@@ -101,6 +102,13 @@ def ingest_config(settings: Settings) -> IngestConfig:
             own_social_handles=settings.own_social_handles,
         )
     )
+
+
+def api_extension(settings: Settings) -> ApiExtension:
+    """`POST /v1/events/{channel}` for the Customer API, configured from the settings."""
+    from streams.ingest.http import ingest_extension
+
+    return ingest_extension(settings.bootstrap, ingest_config(settings))
 
 
 def _files(paths: list[Path]) -> list[Path]:

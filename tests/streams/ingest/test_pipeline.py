@@ -31,8 +31,9 @@ class _Done:
     is_done: bool = True
     exception: Exception | None = None
 
-    def failed(self) -> bool:
-        return not self.ok
+    def get(self, timeout: float | None = None) -> None:
+        if not self.ok:
+            raise self.exception or RuntimeError("failed")
 
 
 @dataclass
