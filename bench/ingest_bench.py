@@ -1,0 +1,266 @@
+"""Ingest throughput: files per channel, the HTTP endpoint under concurrent clients, and the
+SDK producer, each next to a bare kafka-python loop producing the same event bytes in the same
+run (acks=all, idempotent, lz4, linger 5 ms: the settings omnicx uses), so the ratio is our
+overhead (parsing, validation, the raw copy, headers, waiting for acknowledgements).
+
+Figures:
+- `ingest_file_events_per_s_<channel>`: `Ingestor.ingest_file` on a file of the channel's
+  fixtures repeated (canonical events per second, in-process: no CLI start-up);
+- `ingest_http_events_per_s`, `ingest_http_p50_ms`, `ingest_http_p99_ms`: POST batches of 100
+  Segment messages from 8 concurrent clients to a uvicorn process (1 worker);
+- `ingest_sdk_send_event_events_per_s`: `EventProducer.send_event` of prebuilt events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from kafka import KafkaProducer
+
+from bench.common import local_broker, percentile, ratio, report
+from infra.procs import free_port
+from schemas.events import InteractionEvent
+from schemas.topics import INTERACTIONS
+from streams.adapters import AdapterConfig, get_adapter
+from streams.api import ApiKeyStore
+from streams.ingest import IngestConfig, Ingestor, make_producer
+from streams.ingest.pipeline import adapt_records
+from streams.sdk import EventProducer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+ADAPTERS = AdapterConfig(own_email_domains=["acme.example"], own_social_handles=["AcmeHelp"])
+TARGET_RECORDS = {"app": 20_000, "phone": 10_000, "chat": 4_000, "social": 20_000, "email": 4_000}
+HTTP_BATCH = 100
+HTTP_CLIENTS = 8
+HTTP_REQUESTS = 300
+
+
+def _repeat_lines(lines: list[bytes], n: int) -> bytes:
+    out = [lines[i % len(lines)] for i in range(n)]
+    return b"\n".join(out) + b"\n"
+
+
+def channel_file(channel: str, directory: Path) -> Path:
+    """A benchmark file of about TARGET_RECORDS valid records of the channel's fixtures."""
+    n = TARGET_RECORDS[channel]
+    if channel in ("app", "phone", "chat"):
+        name = {"app": "segment.jsonl", "phone": "ctr.jsonl", "chat": "transcripts.jsonl"}[channel]
+        lines = [x for x in (FIXTURES / channel / name).read_bytes().splitlines() if x.strip()]
+        data = _repeat_lines(lines, n)
+        path = directory / name
+    elif channel == "social":
+        sample = ROOT / "data" / "samples" / "twcs_sample.csv"
+        text = sample.read_bytes()
+        header, _, body = text.partition(b"\n")
+        copies = max(1, n // 93)
+        data = header + b"\n" + body.rstrip(b"\n") + b"\n"
+        data = header + b"\n" + (body.rstrip(b"\n") + b"\n") * copies
+        path = directory / "twcs.csv"
+    else:
+        mbox = (FIXTURES / "email" / "thread.mbox").read_bytes()
+        per_copy = mbox.count(b"\nFrom ") + 1
+        data = mbox.rstrip(b"\n") + b"\n\n"
+        data = (mbox.rstrip(b"\n") + b"\n\n") * max(1, n // per_copy)
+        path = directory / "mail.mbox"
+    path.write_bytes(data)
+    return path
+
+
+def events_of(channel: str, path: Path) -> list[InteractionEvent]:
+    adapter = get_adapter(channel)
+    records = adapter.split(path.read_bytes(), str(path))
+    outcomes = adapt_records(
+        channel,
+        records,
+        ADAPTERS,
+        received_at=datetime.now(UTC),
+        context=adapter.build_context(records),
+    )
+    return [e for o in outcomes for e in o.events]
+
+
+def bare_produce(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> float:
+    """The peer: the same keys and values in a plain kafka-python loop, same settings."""
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        compression_type="lz4",
+        linger_ms=5,
+        batch_size=256 * 1024,
+    )
+    t0 = time.perf_counter()
+    for key, value in messages:
+        producer.send(INTERACTIONS, key=key, value=value)
+    producer.flush()
+    elapsed = time.perf_counter() - t0
+    producer.close()
+    return len(messages) / elapsed
+
+
+def _messages(events: list[InteractionEvent]) -> list[tuple[bytes, bytes]]:
+    return [(e.primary_identifier.key.encode(), e.to_json_bytes()) for e in events]
+
+
+def file_bench(bootstrap: str, directory: Path) -> None:
+    producer = make_producer(bootstrap)
+    ingestor = Ingestor(producer, IngestConfig(adapters=ADAPTERS))
+    for channel in ("email", "social", "app", "phone", "chat"):
+        path = channel_file(channel, directory)
+        t0 = time.perf_counter()
+        result = ingestor.ingest_file(channel, path)
+        elapsed = time.perf_counter() - t0
+        assert result.rejected == 0, result.examples
+        ours = result.events / elapsed
+        report(f"ingest_file_events_per_s_{channel}", ours, "events/s")
+        report(f"ingest_file_records_per_s_{channel}", result.read / elapsed, "records/s")
+        peer = bare_produce(bootstrap, _messages(events_of(channel, path)))
+        report(f"kafka_python_bare_events_per_s_{channel}", peer, "events/s")
+        ratio(f"ingest_file_vs_bare_kafka_python_{channel}", ours, peer, "kafka-python loop")
+    producer.close()
+
+
+HTTP_APP = """
+import os
+from streams.adapters import AdapterConfig
+from streams.api import ApiConfig, create_app
+from streams.ingest import IngestConfig
+from streams.ingest.http import ingest_extension
+from pathlib import Path
+
+def app():
+    config = IngestConfig(adapters=AdapterConfig(own_email_domains=["acme.example"]))
+    ext = ingest_extension(os.environ["BENCH_BOOTSTRAP"], config)
+    return create_app(ApiConfig(keys_file=Path(os.environ["BENCH_KEYS"])), [ext])
+"""
+
+
+def _segment_batches(n_requests: int) -> list[bytes]:
+    lines = [
+        json.loads(x)
+        for x in (FIXTURES / "app" / "segment.jsonl").read_bytes().splitlines()
+        if x.strip()
+    ]
+    bodies = []
+    for r in range(n_requests):
+        batch = []
+        for i in range(HTTP_BATCH):
+            doc = dict(lines[(r * HTTP_BATCH + i) % len(lines)])
+            doc["messageId"] = f"bench-{r}-{i}"
+            batch.append(doc)
+        bodies.append(json.dumps(batch).encode())
+    return bodies
+
+
+async def _drive(url: str, key: str, bodies: list[bytes]) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    events = 0
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal events
+        while not queue.empty():
+            body = queue.get_nowait()
+            t0 = time.perf_counter()
+            response = await http.post("/v1/events/app", content=body, headers=headers)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            response.raise_for_status()
+            events += len(response.json()["event_ids"])
+
+    limits = httpx.Limits(max_connections=HTTP_CLIENTS)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        await http.post("/v1/events/app", content=bodies[0], headers=headers)  # warm-up
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(HTTP_CLIENTS)))
+        elapsed = time.perf_counter() - t0
+    return elapsed, latencies, events
+
+
+def http_bench(bootstrap: str, directory: Path) -> None:
+    (directory / "bench_http_app.py").write_text(HTTP_APP)
+    keys = directory / "keys.json"
+    key = ApiKeyStore(keys).create(["write:events"], name="bench")
+    port = free_port()
+    env = os.environ | {
+        "BENCH_BOOTSTRAP": bootstrap,
+        "BENCH_KEYS": str(keys),
+        "PYTHONPATH": f"{directory}{os.pathsep}{ROOT}",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "bench_http_app:app", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        env=env,
+        cwd=ROOT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the benchmark API server did not start")
+            time.sleep(0.2)
+        bodies = _segment_batches(HTTP_REQUESTS)
+        elapsed, latencies, events = asyncio.run(_drive(url, key, bodies))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ours = events / elapsed
+    report("ingest_http_events_per_s", ours, "events/s")
+    report("ingest_http_p50_ms", percentile(latencies, 50), "ms")
+    report("ingest_http_p99_ms", percentile(latencies, 99), "ms")
+    # The same events, produced bare.
+    path = directory / "http_events.jsonl"
+    path.write_bytes(b"\n".join(json.dumps(d).encode() for b in bodies for d in json.loads(b)))
+    peer = bare_produce(bootstrap, _messages(events_of("app", path)))
+    report("kafka_python_bare_events_per_s_http_batch", peer, "events/s")
+    ratio("ingest_http_vs_bare_kafka_python", ours, peer, "kafka-python loop")
+
+
+def sdk_bench(bootstrap: str, directory: Path) -> None:
+    path = channel_file("chat", directory)
+    events = events_of("chat", path)
+    with EventProducer(bootstrap) as producer:
+        t0 = time.perf_counter()
+        for event in events:
+            producer.send_event(event)
+        producer.flush()
+        ours = len(events) / (time.perf_counter() - t0)
+    report("ingest_sdk_send_event_events_per_s", ours, "events/s")
+    peer = bare_produce(bootstrap, _messages(events))
+    report("kafka_python_bare_events_per_s_sdk", peer, "events/s")
+    ratio("ingest_sdk_vs_bare_kafka_python", ours, peer, "kafka-python loop")
+
+
+def main() -> None:
+    from omnicx.topics import apply_topics
+
+    with tempfile.TemporaryDirectory() as tmp, local_broker(Path(tmp) / "kafka") as (kafka, _):
+        bootstrap = kafka.bootstrap
+        apply_topics(bootstrap)
+        work = Path(tmp) / "work"
+        work.mkdir()
+        file_bench(bootstrap, work)
+        http_bench(bootstrap, work)
+        sdk_bench(bootstrap, work)
+
+
+if __name__ == "__main__":
+    main()
