@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -241,8 +242,7 @@ class Identifiers:
             self.dropped.append(f"{origin}: expected a string, got {type_name(value)}")
             return
         try:
-            canonical = normalise(kind, value, self.default_region)
-            identifier = Identifier(type=IdentifierType(kind), value=canonical)
+            identifier = _identifier(str(kind), value, self.default_region)
         except (InvalidIdentifier, ValidationError, ValueError) as exc:
             reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             self.dropped.append(f"{origin}: {reason}")
@@ -255,6 +255,15 @@ class Identifiers:
             detail = f" (unusable: {'; '.join(self.dropped)})" if self.dropped else ""
             raise MissingIdentity(f"no customer identifier: {what}{detail}", record_id)
         return list(self.items)
+
+
+@lru_cache(maxsize=65_536)
+def _identifier(kind: str, value: str, default_region: str | None) -> Identifier:
+    """Normalised identifier, cached: the same customers recur in every batch and phone number
+    parsing is the most expensive step of an adapter. (Identifier is frozen, so sharing it is
+    safe; failures are not cached and are raised again each time.)"""
+    canonical = normalise(kind, value, default_region)
+    return Identifier(type=IdentifierType(kind), value=canonical)
 
 
 def build_event(record_id: str, **fields: Any) -> InteractionEvent:
