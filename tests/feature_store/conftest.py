@@ -32,12 +32,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedi
 
 
 def make_config(
-    base: Path, online_store: str = "sqlite", redis: LocalRedis | None = None
+    base: Path,
+    online_store: str = "sqlite",
+    redis: LocalRedis | None = None,
+    lake_dir: Path | None = None,
 ) -> FeatureStoreConfig:
     """A feature-store config with all state under `base` (fresh registry, stores and lake)."""
     return FeatureStoreConfig(
         data_dir=base / "fs",
-        lake_dir=base / "lake",
+        lake_dir=lake_dir or base / "lake",
         online_store=online_store,  # type: ignore[arg-type]
         redis_address=redis.address if redis else "127.0.0.1:1",
         spark_conf=spark_conf(
@@ -48,14 +51,21 @@ def make_config(
     )
 
 
+@pytest.fixture(scope="module")
+def shared_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One lake per module, read by the clients of both online stores (written once)."""
+    return tmp_path_factory.mktemp("lake")
+
+
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
 def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_lake: Path
 ) -> Iterator[FeatureStoreClient]:
     """An applied client on each online store (Redis: the session's real server)."""
     store = request.param
     redis = request.getfixturevalue("redis_server") if store == "redis" else None
-    fs = FeatureStoreClient(make_config(tmp_path_factory.mktemp(f"fs-{store}"), store, redis))
+    base = tmp_path_factory.mktemp(f"fs-{store}")
+    fs = FeatureStoreClient(make_config(base, store, redis, lake_dir=shared_lake))
     fs.apply()
     yield fs
     fs.close()
