@@ -12,7 +12,12 @@ PYTEST_ARGS ?=
 
 .PHONY: setup demo test bench up down status lint clean distclean
 
-setup: $(VENV)/.installed $(KAFKA_JARS) $(SPARK_JARS)
+setup: $(VENV)/.installed $(KAFKA_JARS) $(SPARK_JARS) redis-server
+
+# The Redis online store runs Debian's redis-server; installed only when it is missing.
+.PHONY: redis-server
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update && apt-get install -y redis-server; }
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "omnicx needs Python 3.11: set PYTHON=/path/to/python3.11")'

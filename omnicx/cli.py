@@ -12,6 +12,7 @@ from rich.table import Table
 
 from infra.errors import InfraError
 from omnicx import cli_ingest
+from omnicx.cli_features import features_app
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
@@ -27,6 +28,7 @@ app.add_typer(topics_app, name="topics")
 apikey_app = typer.Typer(help="API keys of the Customer API.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 cli_ingest.register(app)  # `omnicx schemas ...`, `omnicx ingest ...`
+app.add_typer(features_app, name="features")
 
 console = Console()
 err_console = Console(stderr=True)

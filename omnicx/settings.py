@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from feature_store.config import FeatureStoreConfig
 from infra.kafka import KafkaConfig
+from infra.redis import RedisConfig
 from infra.spark import SparkConfig
 from streams.api import ApiConfig
 
@@ -61,6 +63,17 @@ class Settings(BaseSettings):
     online_store: Literal["sqlite", "redis"] = Field(
         "sqlite", description="Feast online store: embedded SQLite, or Redis when scaling out."
     )
+    redis: RedisConfig = Field(
+        default_factory=lambda: RedisConfig(),
+        description="The local Redis server, run when online_store is redis; data in <home>/redis.",
+    )
+    feature_store: FeatureStoreConfig = Field(
+        default_factory=lambda: FeatureStoreConfig(),
+        description=(
+            "The Feast repo's state (registry, SQLite store, push logs in <home>/feature_store) "
+            "and `omnicx features serve`; its online store and lake follow online_store/lake_dir."
+        ),
+    )
     own_email_domains: CommaList = Field(
         default_factory=list, description="Mail from these domains is outbound (comma-separated)."
     )
@@ -92,6 +105,21 @@ class Settings(BaseSettings):
         if "keys_file" not in self.api.model_fields_set:
             self.api = self.api.model_copy(update={"keys_file": self.home / "api_keys.json"})
         self.lake_dir = (self.lake_dir or self.home / "lake").expanduser().resolve()
+        if "data_dir" not in self.redis.model_fields_set:
+            self.redis = self.redis.model_copy(update={"data_dir": self.home / "redis"})
+        fs_paths = (
+            {}
+            if "data_dir" in self.feature_store.model_fields_set
+            else {"data_dir": self.home / "feature_store"}
+        )
+        self.feature_store = self.feature_store.model_copy(
+            update={
+                **fs_paths,
+                "lake_dir": self.lake_dir,
+                "online_store": self.online_store,
+                "redis_address": self.redis.address,
+            }
+        )
         return self
 
     @property

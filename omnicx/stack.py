@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.kafka import LocalKafka
+from infra.redis import LocalRedis
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings
 from omnicx.topics import apply_topics
@@ -94,9 +95,37 @@ class KafkaComponent:
         )
 
 
+class RedisComponent:
+    """The Redis server of the feature store's online store (only when online_store=redis)."""
+
+    name = "redis"
+
+    def __init__(self, settings: Settings) -> None:
+        self.local = LocalRedis(settings.redis)
+
+    def start(self) -> None:
+        self.local.start()
+
+    def stop(self, purge: bool = False) -> None:
+        if purge:
+            self.local.purge()
+        else:
+            self.local.stop()
+
+    def status(self) -> ComponentStatus:
+        return ComponentStatus(
+            self.name,
+            self.local.is_up(),
+            self.local.address,
+            {"pid": self.local.pid(), "data_dir": str(self.local.data_dir)},
+        )
+
+
 def build_components(settings: Settings, with_dagster: bool = False) -> list[Component]:
     """The stack's components in start order."""
     components: list[Component] = [KafkaComponent(settings)]
+    if settings.online_store == "redis":
+        components.append(RedisComponent(settings))
     return components
 
 

@@ -42,6 +42,35 @@ def spark_jars(config: SparkConfig) -> list[Path]:
     return resolved_jars(config.jars_dir, "Spark/Delta")
 
 
+def spark_conf(config: SparkConfig) -> dict[str, str]:
+    """The Spark configuration `build_spark_session` applies, as plain key/value pairs.
+
+    For tools that build their own session from a conf map: Feast's Spark offline store reads
+    `spark_conf` from feature_store.yaml, so `feast materialize` gets the same jars and settings.
+
+    Raises:
+        ResolutionError: the Delta jars were not resolved.
+    """
+    conf = {
+        "spark.master": config.master,
+        "spark.app.name": config.app_name,
+        "spark.jars": ",".join(str(j) for j in spark_jars(config)),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
+        "spark.default.parallelism": str(config.shuffle_partitions),
+        "spark.driver.memory": config.driver_memory,
+        "spark.ui.enabled": str(config.ui_enabled).lower(),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+    }
+    if config.local_dir is not None:
+        conf["spark.local.dir"] = str(config.local_dir)
+    conf.update(config.extra_conf)
+    return conf
+
+
 def build_spark_session(config: SparkConfig) -> SparkSession:
     """Return the process's SparkSession, creating it with Delta configured if needed.
 
