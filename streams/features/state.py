@@ -16,7 +16,8 @@ What is kept (all times are event times, in epoch seconds):
   inbound message was answered;
 - lifetime maxima that windows would lose: the latest inbound event (`last_contact_at`), the
   latest scored inbound text (`sentiment_last`), the latest first response that left the window;
-- the signal bookkeeping of the rules (one record per rule per cooldown bucket).
+- the signal bookkeeping of the rules: the signals raised in the last 7 days (for cooldowns
+  and de-duplication) and how far the clock-driven rules have been evaluated.
 
 The clock is the latest event time seen (internal events such as app telemetry advance it too).
 
@@ -93,13 +94,11 @@ class FirstResponse(NamedTuple):
 
 
 class SignalRecord(NamedTuple):
-    """What the rule engine last published for one rule and cooldown bucket."""
+    """A signal the rule engine raised (kept 7 days, for cooldowns and de-duplication)."""
 
     at: float  # raised_at
     signal_id: str
-    digest: str  # of the published content, to notice when it changes
     evidence: tuple[str, ...]
-    withdrawn: bool
 
 
 class CustomerState:
@@ -117,7 +116,6 @@ class CustomerState:
         "last_text",
         "last_fr",
         "signals",
-        "superseded",
         "_next_prune",
     )
 
@@ -132,8 +130,7 @@ class CustomerState:
         self.last_in: tuple[float, str, str] | None = None  # (t, event_id, channel)
         self.last_text: tuple[float, str, float] | None = None  # (t, event_id, compound)
         self.last_fr: tuple[float, str, float] | None = None  # (answered_at, conversation, s)
-        self.signals: dict[str, dict[int, SignalRecord]] = {}  # rule -> bucket start -> record
-        self.superseded: list[tuple[str, SignalRecord]] = []  # merged away, to withdraw
+        self.signals: dict[str, list[SignalRecord]] = {}  # rule -> records sorted by (at, id)
         self._next_prune = math.inf
 
     # -- reading -------------------------------------------------------------------------
@@ -148,6 +145,19 @@ class CustomerState:
         i = bisect.bisect_right(self.inbound, lo, key=_t)
         j = bisect.bisect_right(self.inbound, hi, key=_t)
         return self.inbound[i:j]
+
+    def record(self, event_id: str, t: float) -> Inbound | None:
+        """The kept inbound record of event `event_id` at time `t`, or None."""
+        i = bisect.bisect_left(self.inbound, (t, event_id), key=_t_id)
+        if i < len(self.inbound) and self.inbound[i].event_id == event_id:
+            return self.inbound[i]
+        return None
+
+    def add_signal(self, rule: str, record: SignalRecord) -> None:
+        """Remember a signal the rule engine raised (kept for 7 days after `record.at`)."""
+        recs = self.signals.setdefault(rule, [])
+        bisect.insort(recs, record, key=_at_id)
+        self._next_prune = min(self._next_prune, record.at + WINDOW_S)
 
     def last_out(self, conversation: str) -> float | None:
         """The latest outbound time of a conversation (None if none is known)."""
@@ -213,16 +223,9 @@ class CustomerState:
             "last_text": self.last_text,
             "last_fr": self.last_fr,
             "signals": {
-                rule: {
-                    str(b): [r.at, r.signal_id, r.digest, list(r.evidence), r.withdrawn]
-                    for b, r in recs.items()
-                }
+                rule: [[r.at, r.signal_id, list(r.evidence)] for r in recs]
                 for rule, recs in self.signals.items()
             },
-            "superseded": [
-                [rule, r.at, r.signal_id, r.digest, list(r.evidence), r.withdrawn]
-                for rule, r in self.superseded
-            ],
         }
 
     @classmethod
@@ -253,16 +256,9 @@ class CustomerState:
             state.last_text = _tuple(data["last_text"])
             state.last_fr = _tuple(data["last_fr"])
             state.signals = {
-                rule: {
-                    int(b): SignalRecord(v[0], v[1], v[2], tuple(v[3]), bool(v[4]))
-                    for b, v in recs.items()
-                }
+                rule: [SignalRecord(float(r[0]), r[1], tuple(r[2])) for r in recs]
                 for rule, recs in data["signals"].items()
             }
-            state.superseded = [
-                (s[0], SignalRecord(s[1], s[2], s[3], tuple(s[4]), bool(s[5])))
-                for s in data["superseded"]
-            ]
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise StateError(f"malformed customer state: {exc!r}") from exc
         state._next_prune = state._compute_next_prune()
@@ -297,8 +293,8 @@ class CustomerState:
             if conv.before is not None:
                 nxt = min(nxt, conv.before + OPEN_S)
         for recs in self.signals.values():
-            for bucket in recs:
-                nxt = min(nxt, bucket + WINDOW_S)
+            if recs:
+                nxt = min(nxt, recs[0].at + WINDOW_S)
         return nxt
 
     def _prune(self) -> None:
@@ -344,11 +340,12 @@ class CustomerState:
             if not c.outs and (c.before is None or c.before <= open_cutoff)
         ]:
             del self.conversations[key]
-        for recs in self.signals.values():
-            old = [b for b in recs if b + WINDOW_S <= self.clock]
-            for b in old:
-                del recs[b]
-        self.signals = {rule: recs for rule, recs in self.signals.items() if recs}
+        signal_cutoff = self.clock - WINDOW_S
+        self.signals = {
+            rule: kept_recs
+            for rule, recs in self.signals.items()
+            if (kept_recs := [r for r in recs if r.at > signal_cutoff])
+        }
         self._next_prune = self._compute_next_prune()
 
     def _remember_fr(self, fr: tuple[float, str, float]) -> None:
@@ -367,6 +364,14 @@ class CustomerState:
 
 def _t(rec: Inbound) -> float:
     return rec.t
+
+
+def _t_id(rec: Inbound) -> tuple[float, str]:
+    return (rec.t, rec.event_id)
+
+
+def _at_id(rec: SignalRecord) -> tuple[float, str]:
+    return (rec.at, rec.signal_id)
 
 
 def _dt(t: float) -> datetime:
@@ -475,10 +480,9 @@ def merge(survivor: CustomerState, other: CustomerState) -> CustomerState:
     Returns a new state (the inputs are not changed) equal to the state that would hold every
     event of both, under the survivor's customer_id. Idempotent (merging the same state twice
     changes nothing) and order-independent (merging several states in any order gives the same
-    state, up to the customer_id). Signal bookkeeping: where both raised a signal for the same
-    rule and cooldown bucket, the one with the smaller signal_id is kept and the other is queued
-    in `superseded`; call `streams.rules.reevaluate` after a merge to publish the survivor's
-    view (withdrawals of the superseded signals, signals the joined history now supports).
+    state, up to the customer_id). The signals both raised are kept (one record per signal_id);
+    the clock-driven rules resume from the earlier of the two evaluation points, so nothing
+    either customer had pending is skipped.
     """
     merged = CustomerState.from_dict(survivor.to_dict())
     merged.customer_id = survivor.customer_id or other.customer_id
@@ -503,20 +507,11 @@ def merge(survivor: CustomerState, other: CustomerState) -> CustomerState:
             setattr(merged, attr, theirs)
     if other.last_fr is not None:
         merged._remember_fr(other.last_fr)
-    superseded = {r.signal_id: (rule, r) for rule, r in merged.superseded}
-    superseded.update({r.signal_id: (rule, r) for rule, r in other.superseded})
     for rule, recs in other.signals.items():
-        mine_recs = merged.signals.setdefault(rule, {})
-        for bucket, srec in recs.items():
-            held = mine_recs.get(bucket)
-            if held is None or held == srec:
-                mine_recs[bucket] = srec
-                continue
-            keep, drop = (held, srec) if held.signal_id <= srec.signal_id else (srec, held)
-            mine_recs[bucket] = keep
-            if not drop.withdrawn and drop.signal_id != keep.signal_id:
-                superseded[drop.signal_id] = (rule, drop)
-    merged.superseded = [superseded[k] for k in sorted(superseded)]
+        by_id = {r.signal_id: r for r in merged.signals.get(rule, [])}
+        for srec in recs:
+            by_id.setdefault(srec.signal_id, srec)
+        merged.signals[rule] = sorted(by_id.values(), key=lambda r: (r.at, r.signal_id))
     if merged.clock is not None:
         merged._prune()
     return merged
