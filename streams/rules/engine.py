@@ -146,13 +146,16 @@ def _raise(
     out: list[OutreachSignal] = []
     for name, trig in sorted(found, key=lambda f: (f[1].at, f[0], f[1].trigger_id)):
         cfg = _config(config, name)
-        sid = signal_id(name, customer_id, trig.trigger_id)
         recs = state.signals.get(name, [])
+        cooling = _cooling_down(recs, trig.at, cfg.cooldown_s)
+        if cooling and not replay:
+            continue  # the common case, decided without hashing an id
+        sid = signal_id(name, customer_id, trig.trigger_id)
         if any(r.signal_id == sid for r in recs):
             if replay:
                 out.append(_signal(sid, customer_id, name, trig, cfg))
             continue
-        if _cooling_down(recs, trig.at, cfg.cooldown_s):
+        if cooling:
             continue
         state.add_signal(name, SignalRecord(trig.at, sid, trig.evidence))
         out.append(_signal(sid, customer_id, name, trig, cfg))
