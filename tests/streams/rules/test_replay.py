@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from streams.features.channel import ChannelResponseState, apply_response
 from streams.features.customer import customer_features
@@ -12,6 +15,7 @@ from streams.features.state import CustomerState
 from streams.rules.engine import step
 from streams.rules.replay import replay
 from tests.streams.features.factory import at, ev
+from tests.streams.features.test_properties import journeys
 
 pytestmark = pytest.mark.unit
 
@@ -83,3 +87,32 @@ def test_replay_at_a_later_time_and_refuses_unresolved() -> None:
     assert r.features["cust-2"]["contacts_24h"] == 0
     with pytest.raises(ValueError, match="customer_id"):
         replay([ev("x", 0, customer_id=None)])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_crash_and_redelivery_publish_exactly_the_clean_signals(data: st.DataObject) -> None:
+    # A worker processes the events in order, snapshots its state at k (the changelog), gets
+    # as far as m, crashes, restores the snapshot and processes k.. again (at-least-once).
+    # De-duplicated by signal_id, what it published equals the clean replay's signals.
+    events = sorted(
+        data.draw(journeys(span_min=3 * 24 * 60)), key=lambda e: (e.occurred_at, e.event_id)
+    )
+    k = data.draw(st.integers(0, len(events)))
+    m = data.draw(st.integers(k, len(events)))
+    published: dict[str, object] = {}
+    state = CustomerState("cust-1")
+    snapshot = json.dumps(state.to_dict())
+    for i, e in enumerate(events[:m]):
+        if i == k:
+            snapshot = json.dumps(state.to_dict())
+        for s in step(state, e)[1]:
+            assert published.setdefault(s.signal_id, s) == s  # a re-raise is identical
+    if m == k:
+        snapshot = json.dumps(state.to_dict())
+    state = CustomerState.from_dict(json.loads(snapshot))
+    for e in events[k:]:
+        for s in step(state, e)[1]:
+            assert published.setdefault(s.signal_id, s) == s
+    clean = {s.signal_id: s for s in replay(events).signals}
+    assert published == clean
