@@ -36,6 +36,7 @@ from schemas.features import CUSTOMER_REALTIME_FEATURES
 from streams.features.state import (
     DAY_S,
     HOUR_S,
+    OPEN_S,
     PHONE,
     CustomerState,
     FirstResponse,
@@ -98,6 +99,7 @@ def customer_features(state: CustomerState, now: datetime | None = None) -> dict
     oldest: float | None = None
     last_out: dict[str, float | None] = {}
     firsts: dict[str, Inbound] = {}
+    abandoned = at - OPEN_S
     for rec in state.inbound:
         conv = rec.conversation
         if conv not in firsts:
@@ -106,7 +108,9 @@ def customer_features(state: CustomerState, now: datetime | None = None) -> dict
             answered_to = last_out[conv]
         else:
             answered_to = last_out[conv] = state.last_out(conv)
-        if answered_to is None or answered_to < rec.t:
+        # A wall-clock `now` can be past the state's last pruning: apply the 30-day
+        # abandonment here too.
+        if (answered_to is None or answered_to < rec.t) and rec.t > abandoned:
             open_convs.add(conv)
             if oldest is None or rec.t < oldest:
                 oldest = rec.t

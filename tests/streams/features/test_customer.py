@@ -71,6 +71,15 @@ def test_features_at_a_later_wall_clock() -> None:
     assert f["digital_to_phone_24h"] == 0
 
 
+def test_abandonment_applies_at_a_wall_clock_past_the_last_event() -> None:
+    state = _state(_journey())
+    # 5 min past P's 30 days (10:30), 5 min before M's (10:40): only M is open.
+    f = customer_features(state, now=at(35 + 30 * 24 * 60))
+    assert (f["open_conversations"], f["oldest_unanswered_s"]) == (1, (30 * 24 * 60 - 5) * 60.0)
+    f = customer_features(state, now=at(40 + 30 * 24 * 60))
+    assert (f["open_conversations"], f["oldest_unanswered_s"]) == (0, None)
+
+
 def test_window_is_half_open() -> None:
     # An event exactly 1 h before now is outside the 1 h window; one second later is inside.
     state = _state([ev("e1", 0, conv="A"), ev("e2", 60, conv="B")])
