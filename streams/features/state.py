@@ -21,8 +21,10 @@ What is kept (all times are event times, in epoch seconds):
 
 The clock is the latest event time seen (internal events such as app telemetry advance it too).
 
-Idempotency and order: the state after a set of events is a function of that set only, whatever
-the order and however often each event is applied. Inbound events are recognised by event_id;
+Idempotency and order: for events at most 7 days late (relative to the latest event seen when
+they arrive), the state after a set of events is a function of that set only, whatever the
+order and however often each event is applied (property-tested in
+tests/streams/features/test_properties.py). Inbound events are recognised by event_id;
 outbound events are kept as a set of times per conversation and the clock is a maximum, so
 applying one again changes nothing without storing its id.
 
@@ -31,9 +33,11 @@ lifetime maxima. An event between `WINDOW_S` and `OPEN_S` old is kept only if it
 message that was not answered before the window (it keeps its conversation open) or, for an
 outbound event, it records the answer of such a message. Pruning is monotone (what a larger set
 of events or a later clock prunes stays pruned), which is why the result does not depend on
-order. Two things are exact only for events at most 7 days late: the lifetime
-`first_response_s_last` of conversations that left the window, and rule evaluation (see
-`streams.rules`).
+order of the features. What needs the 7-day bound is the first-response bookkeeping
+(`last_fr`, `Conversation.settled`): an exchange that arrives after it left the window cannot be
+timed, so `first_response_s_last` may differ; every other feature still matches a clean
+recomputation. Signals depend on the processing order through cooldowns (see
+`streams.rules.engine`).
 """
 
 from __future__ import annotations
