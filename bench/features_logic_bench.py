@@ -10,7 +10,9 @@ to an hour late and 2% delivered twice. Figures:
 - `features_naive_recompute_events_per_s`: the peer a user would write without incremental
   state: recompute the customer's features and signals from their timeline on every event
   (`streams.rules.replay.replay` over the events so far), timed on every 10th event;
-- `vader_only_events_per_s`: VADER on the same texts alone, the floor for text scoring.
+- `vader_only_events_per_s`: VADER on the same texts alone, the floor for text scoring;
+- `channel_responses_per_s`: first responses into one busy channel's state (100,000 answered
+  within an hour, in order), and `channel_p50_read_ms`, one read of its median at that size.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 
 from bench.common import ratio, report
 from schemas.events import InteractionEvent
+from streams.features.channel import ChannelResponseState, apply_response, channel_features
 from streams.features.sentiment import compound
-from streams.features.state import CustomerState
+from streams.features.state import CustomerState, FirstResponse
 from streams.rules.engine import step
 from streams.rules.replay import replay
 
@@ -115,6 +118,25 @@ def _run_naive(events: list[InteractionEvent]) -> float:
     return timed / spent
 
 
+def _run_channel(n: int = 100_000) -> tuple[float, float]:
+    rng = random.Random(3)
+    t0 = datetime(2026, 11, 20, tzinfo=UTC)
+    responses = []
+    for i in range(n):
+        answered = t0 + timedelta(seconds=3600 * i / n)
+        seconds = rng.expovariate(1 / 300)
+        first = answered - timedelta(seconds=seconds)
+        responses.append(FirstResponse("c", "chat", f"conv-{i}", seconds, answered, first))
+    state = ChannelResponseState("chat")
+    start = time.process_time()
+    for fr in responses:
+        apply_response(state, fr)
+    rate = n / (time.process_time() - start)
+    start = time.process_time()
+    channel_features(state)
+    return rate, (time.process_time() - start) * 1000
+
+
 def main() -> None:
     events = _events()
     compound("warm up the lexicon")
@@ -134,6 +156,9 @@ def main() -> None:
     vader = n / (time.process_time() - t0)
     report("vader_only_events_per_s", vader, "events/s")
     ratio("features_logic_vs_vader_only", ours, vader, "vader_only")
+    rate, read_ms = _run_channel()
+    report("channel_responses_per_s", rate, "responses/s")
+    report("channel_p50_read_ms", read_ms, "ms")
     print(f"({n} events incl. redeliveries, {signals} signals raised)", flush=True)
 
 

@@ -11,6 +11,7 @@ N minutes":
 
 from __future__ import annotations
 
+import math
 import statistics
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from streams.features.state import HOUR_S, FirstResponse, StateError
 
 CHANNEL_STATE_VERSION = 1
 CHANNEL_WINDOW_S = HOUR_S
+PRUNE_STEP_S = 60.0
 
 
 class ChannelResponseState:
@@ -76,7 +78,8 @@ def apply_response(state: ChannelResponseState, response: FirstResponse) -> bool
 
     Idempotent by conversation: reporting a conversation again with the same figures changes
     nothing; reporting it with new figures (a late event corrected them) replaces the old ones.
-    Responses answered an hour or more before the state's clock are ignored.
+    Responses answered an hour or more before the state's clock (rounded down to the minute)
+    are ignored.
 
     Raises:
         ValueError: the response belongs to another channel.
@@ -87,16 +90,26 @@ def apply_response(state: ChannelResponseState, response: FirstResponse) -> bool
         )
     answered = response.answered_at.timestamp()
     entry = (answered, float(response.seconds))
-    if state.clock is not None and answered <= state.clock - CHANNEL_WINDOW_S:
+    if state.clock is not None and answered <= _horizon(state.clock):
         return False
     if state.responses.get(response.conversation_id) == entry:
         return False
     state.responses[response.conversation_id] = entry
     if state.clock is None or answered > state.clock:
+        before = None if state.clock is None else _horizon(state.clock)
         state.clock = answered
-        horizon = answered - CHANNEL_WINDOW_S
-        state.responses = {k: v for k, v in state.responses.items() if v[0] > horizon}
+        horizon = _horizon(answered)
+        # A busy channel answers thousands of conversations an hour: prune once per
+        # PRUNE_STEP_S of clock, not on every response (readers filter by the window anyway).
+        if horizon != before:
+            state.responses = {k: v for k, v in state.responses.items() if v[0] > horizon}
     return True
+
+
+def _horizon(clock: float) -> float:
+    """Responses answered at or before this are dropped: the window start, rounded down to a
+    PRUNE_STEP_S boundary so what is kept depends on the clock only."""
+    return math.floor(clock / PRUNE_STEP_S) * PRUNE_STEP_S - CHANNEL_WINDOW_S
 
 
 def channel_features(

@@ -55,6 +55,16 @@ def test_old_responses_are_pruned_and_ignored() -> None:
     assert channel_features(state)["first_response_s_p50_1h"] == 20.0
 
 
+def test_pruning_rounds_to_the_minute_but_reads_are_exact() -> None:
+    state = ChannelResponseState("chat")
+    apply_response(state, _fr("a", 0, 10))
+    apply_response(state, _fr("b", 60.5, 20))  # clock 11:00:30; kept from 10:00:00 on
+    assert set(state.responses) == {"b"}
+    assert apply_response(state, _fr("c", 0 + 1 / 6, 30))  # 10:00:10: kept, rounded horizon
+    # ...but the window at 11:00:30 is (10:00:30, 11:00:30]: c does not count.
+    assert channel_features(state) == {"first_response_s_p50_1h": 20.0, "answered_1h": 1}
+
+
 def test_other_channel_is_refused() -> None:
     with pytest.raises(ValueError, match="phone"):
         apply_response(ChannelResponseState("chat"), _fr("a", 0, 10, channel="phone"))
