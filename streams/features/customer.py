@@ -79,50 +79,45 @@ def customer_features(state: CustomerState, now: datetime | None = None) -> dict
         return out
 
     lo_1h, lo_24h, lo_7d = at - HOUR_S, at - DAY_S, at - 7 * DAY_S
-    convs_1h: set[str] = set()
-    convs_24h: set[str] = set()
-    convs_7d: set[str] = set()
-    channels_24h: set[str] = set()
-    sentiment_sum, sentiment_n = 0.0, 0
-    for rec in state.inbound_between(lo_7d, at):
-        convs_7d.add(rec.conversation)
-        if rec.t > lo_24h:
-            convs_24h.add(rec.conversation)
-            channels_24h.add(rec.channel)
-            if rec.compound is not None:
-                sentiment_sum += rec.compound
-                sentiment_n += 1
-            if rec.t > lo_1h:
-                convs_1h.add(rec.conversation)
+    inbound = state.inbound
+    end = bisect.bisect_right(inbound, at, key=_t)
+    # Comprehensions over slices, not one loop with branches: a customer can hold thousands of
+    # inbound records and this runs on every event.
+    w7 = inbound[bisect.bisect_right(inbound, lo_7d, key=_t) : end]
+    w24 = inbound[bisect.bisect_right(inbound, lo_24h, key=_t) : end]
+    w1 = inbound[bisect.bisect_right(inbound, lo_1h, key=_t) : end]
+    scores = [r.compound for r in w24 if r.compound is not None]
 
-    open_convs: set[str] = set()
-    oldest: float | None = None
-    last_out: dict[str, float | None] = {}
-    firsts: dict[str, Inbound] = {}
+    firsts = {r.conversation: r for r in reversed(inbound)}  # the earliest of each wins
+    lasts = {r.conversation: r for r in inbound}
+    # A wall-clock `now` can be past the state's last pruning: apply the 30-day abandonment
+    # here too. A conversation is open when its latest inbound is later than both its latest
+    # answer and the abandonment horizon; its unanswered messages are those after that point.
     abandoned = at - OPEN_S
-    for rec in state.inbound:
-        conv = rec.conversation
-        if conv not in firsts:
-            firsts[conv] = rec
-        if conv in last_out:
-            answered_to = last_out[conv]
-        else:
-            answered_to = last_out[conv] = state.last_out(conv)
-        # A wall-clock `now` can be past the state's last pruning: apply the 30-day
-        # abandonment here too.
-        if (answered_to is None or answered_to < rec.t) and rec.t > abandoned:
-            open_convs.add(conv)
-            if oldest is None or rec.t < oldest:
+    open_after: dict[str, float] = {}
+    for conv, last in lasts.items():
+        answered_to = state.last_out(conv)
+        after = abandoned if answered_to is None else max(answered_to, abandoned)
+        if last.t > after:
+            open_after[conv] = after
+    oldest: float | None = None
+    if open_after:
+        # Records are in time order: the first unanswered one met is the oldest.
+        start = bisect.bisect_right(inbound, min(open_after.values()), key=_t)
+        for rec in inbound[start:]:
+            after_c = open_after.get(rec.conversation)
+            if after_c is not None and rec.t > after_c:
                 oldest = rec.t
+                break
 
-    out["contacts_1h"] = len(convs_1h)
-    out["contacts_24h"] = len(convs_24h)
-    out["contacts_7d"] = len(convs_7d)
-    out["channels_24h"] = len(channels_24h)
-    out["open_conversations"] = len(open_convs)
+    out["contacts_1h"] = len({r.conversation for r in w1})
+    out["contacts_24h"] = len({r.conversation for r in w24})
+    out["contacts_7d"] = len({r.conversation for r in w7})
+    out["channels_24h"] = len({r.channel for r in w24})
+    out["open_conversations"] = len(open_after)
     out["oldest_unanswered_s"] = None if oldest is None else max(0.0, at - oldest)
     out["first_response_s_last"] = _first_response_last(state, firsts)
-    out["sentiment_avg_24h"] = sentiment_sum / sentiment_n if sentiment_n else None
+    out["sentiment_avg_24h"] = sum(scores) / len(scores) if scores else None
     out["digital_to_phone_24h"] = sum(
         1
         for rec in firsts.values()
