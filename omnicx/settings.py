@@ -18,6 +18,7 @@ from infra.kafka import KafkaConfig
 from infra.redis import RedisConfig
 from infra.spark import SparkConfig
 from streams.api import ApiConfig
+from streams.rules.config import RulesConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_TWEETS = REPO_ROOT / "data" / "samples" / "twcs_sample.csv"
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
         description="Brand accounts: posts by these are outbound (comma-separated).",
     )
     sla_minutes: int = Field(60, ge=1, description="First-response SLA in minutes.")
+    rules: RulesConfig = Field(
+        default_factory=lambda: RulesConfig(),
+        description="Outreach rules: thresholds, cooldowns, severity, recommended actions.",
+    )
 
     @field_validator(
         "own_email_domains", "own_email_addresses", "own_social_handles", mode="before"
