@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from infra.kafka import KafkaConfig
 from infra.spark import SparkConfig
 from streams.api import ApiConfig
+from streams.rules.config import RulesConfig
 from streams.workers.config import StreamsConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
         description="Brand accounts: posts by these are outbound (comma-separated).",
     )
     sla_minutes: int = Field(60, ge=1, description="First-response SLA in minutes.")
+    rules: RulesConfig = Field(
+        default_factory=lambda: RulesConfig(),
+        description="Outreach rules: thresholds, cooldowns, severity, recommended actions.",
+    )
 
     @field_validator(
         "own_email_domains", "own_email_addresses", "own_social_handles", mode="before"
