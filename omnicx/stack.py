@@ -108,7 +108,9 @@ class StreamWorkersComponent:
         self.procs = [
             ManagedProcess(
                 name=f"stream worker {n}",
-                argv=worker_argv(sys.executable, cfg, settings.bootstrap, n),
+                argv=worker_argv(
+                    sys.executable, cfg, settings.bootstrap, n, settings.rules.model_dump_json()
+                ),
                 pidfile=settings.run_dir / f"streams-worker-{n}.pid",
                 logfile=settings.run_dir / f"streams-worker-{n}.log",
                 marker="streams.workers",

@@ -36,19 +36,32 @@ import faust
 from pydantic import ValidationError
 
 from schemas import topics as T
-from schemas.cloudevents import interaction_headers
+from schemas.cloudevents import interaction_headers, signal_headers
 from schemas.dlq import Rejection
 from schemas.events import InteractionEvent
+from streams.features.channel import ChannelResponseState, apply_response
+from streams.features.state import CustomerState
 from streams.identity import IdentityGraph
 from streams.identity.messages import updates_for
+from streams.rules.config import RulesConfig
+from streams.rules.engine import pending_deadline, step, tick
 from streams.timeline import entry_for, insert
 from streams.workers.config import (
+    CHANNELS_TABLE,
+    CUSTOMERS_TABLE,
     IDENTITY_COMPONENTS_TABLE,
     IDENTITY_NODES_TABLE,
     TIMELINES_TABLE,
     StreamsConfig,
+    first_responses_topic,
     identity_in_topic,
     resolved_topic,
+    ticks_topic,
+)
+from streams.workers.records import (
+    customer_record,
+    first_response_from_json,
+    first_response_json,
 )
 
 log = logging.getLogger(__name__)
@@ -99,8 +112,14 @@ class Overlay(MutableMapping[str, Any]):
         self.writes.clear()
 
 
-def build_app(config: StreamsConfig, bootstrap: str, worker: int = 1) -> faust.App:
+def build_app(
+    config: StreamsConfig,
+    bootstrap: str,
+    worker: int = 1,
+    rules: RulesConfig | None = None,
+) -> faust.App:
     """The faust app for worker number `worker` (1-based; decides the web port and data dir)."""
+    rules = rules or RulesConfig()
     datadir = Path(config.data_dir) / f"worker-{worker}"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -143,6 +162,21 @@ def build_app(config: StreamsConfig, bootstrap: str, worker: int = 1) -> faust.A
     customer_events = app.topic(config.customer_events_topic, key_type=bytes, value_type=bytes)
     identity_updates = app.topic(config.identity_topic, key_type=bytes, value_type=bytes)
     dlq = app.topic(config.dlq_topic, key_type=bytes, value_type=bytes)
+    signals_out = app.topic(config.signals_topic, key_type=bytes, value_type=bytes)
+    first_responses = app.topic(
+        first_responses_topic(config.app_id),
+        partitions=T.STREAM_PARTITIONS,
+        internal=True,
+        key_type=bytes,
+        value_type=bytes,
+    )
+    ticks = app.topic(
+        ticks_topic(config.app_id),
+        partitions=T.STREAM_PARTITIONS,
+        internal=True,
+        key_type=bytes,
+        value_type=bytes,
+    )
 
     # Tables: keys and values are JSON in the changelog (faust's default for untyped tables);
     # the Customer API reads those changelogs (streams/api/state.py).
@@ -150,6 +184,36 @@ def build_app(config: StreamsConfig, bootstrap: str, worker: int = 1) -> faust.A
     nodes = app.Table(IDENTITY_NODES_TABLE, partitions=1, **table_kw)
     components = app.Table(IDENTITY_COMPONENTS_TABLE, partitions=1, **table_kw)
     timelines = app.Table(TIMELINES_TABLE, partitions=T.STREAM_PARTITIONS, **table_kw)
+    customers = app.Table(CUSTOMERS_TABLE, partitions=T.STREAM_PARTITIONS, **table_kw)
+    channels = app.Table(CHANNELS_TABLE, partitions=T.STREAM_PARTITIONS, **table_kw)
+    # Customers with an unanswered public post: customer_id -> wall-clock deadline (epoch s).
+    # In memory only: rebuilt from the customers table after a restart (see `tick_pending`).
+    deadlines: dict[str, float] = {}
+    deadlines_loaded = [False]
+
+    async def run_rules(cid: str, ev: InteractionEvent) -> None:
+        """Features and rules for one event of customer `cid` (idempotent by event_id: a
+        repeated event changes nothing and re-sends the signals it raised, same ids)."""
+        record = customers.get(cid)
+        state = CustomerState.from_dict(record["state"]) if record else CustomerState(cid)
+        update, raised = step(state, ev, rules)
+        for sig in raised:
+            await signals_out.send(
+                key=cid.encode(), value=sig.to_json_bytes(), headers=signal_headers(sig)
+            )
+        for fr in update.first_responses:
+            await first_responses.send(
+                key=fr.channel.encode(), value=_envelope(first_response_json(fr))
+            )
+        if update.changed or raised:
+            customers[cid] = customer_record(
+                record, state.to_dict(), update.features, raised, config.signals_kept
+            )
+        due = pending_deadline(state, rules)
+        if due is None:
+            deadlines.pop(cid, None)
+        else:
+            deadlines[cid] = due.timestamp()
 
     @app.agent(interactions)
     async def route(stream: Any) -> None:
@@ -244,7 +308,58 @@ def build_app(config: StreamsConfig, bootstrap: str, worker: int = 1) -> faust.A
                     await customer_events.send(
                         key=cid.encode(), value=ev.to_json_bytes(), headers=interaction_headers(ev)
                     )
+                # Features and rules run on repeats too: they are idempotent by event_id and
+                # re-send a repeated event's signals in case the first sending was lost.
+                await run_rules(cid, ev)
+                if new:
                     timelines[cid] = {"events": entries, "to": None}
+
+    @app.agent(first_responses)
+    async def channel_response(stream: Any) -> None:
+        async for raw in stream:
+            fr = first_response_from_json(json.loads(raw))
+            record = channels.get(fr.channel)
+            state = (
+                ChannelResponseState.from_dict(record)
+                if record
+                else ChannelResponseState(fr.channel)
+            )
+            if apply_response(state, fr):
+                channels[fr.channel] = state.to_dict()
+
+    @app.agent(ticks)
+    async def clock(stream: Any) -> None:
+        async for event in stream.events():
+            cid = event.key.decode()
+            now = datetime.fromtimestamp(json.loads(event.value)["now"], UTC)
+            record = customers.get(cid)
+            if not record:
+                continue
+            state = CustomerState.from_dict(record["state"])
+            raised = tick(state, now, rules)
+            for sig in raised:
+                await signals_out.send(
+                    key=cid.encode(), value=sig.to_json_bytes(), headers=signal_headers(sig)
+                )
+            customers[cid] = customer_record(
+                record, state.to_dict(), record["features"], raised, config.signals_kept
+            )
+
+    @app.timer(interval=config.tick_interval_s)
+    async def tick_pending() -> None:
+        """Wall-clock time advances the clock rules for customers with pending posts."""
+        if not deadlines_loaded[0]:
+            # After a restart: find pending customers in the state this worker holds.
+            for cid, record in list(customers.items()):
+                due = pending_deadline(CustomerState.from_dict(record["state"]), rules)
+                if due is not None:
+                    deadlines[cid] = due.timestamp()
+            deadlines_loaded[0] = True
+        now = datetime.now(UTC).timestamp()
+        for cid, deadline in list(deadlines.items()):
+            if deadline <= now:
+                deadlines.pop(cid, None)
+                await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 
     return app
 

@@ -11,6 +11,8 @@ from schemas import topics as T
 TIMELINES_TABLE = "timelines"
 IDENTITY_NODES_TABLE = "identity-nodes"
 IDENTITY_COMPONENTS_TABLE = "identity-components"
+CUSTOMERS_TABLE = "customers"  # feature state, current features, recent signals
+CHANNELS_TABLE = "channels"  # reply-time state per channel
 
 
 def changelog_topic(app_id: str, table: str) -> str:
@@ -21,6 +23,16 @@ def changelog_topic(app_id: str, table: str) -> str:
 def identity_in_topic(app_id: str) -> str:
     """The single-partition topic the identity agent consumes."""
     return f"{app_id}-identity-in"
+
+
+def first_responses_topic(app_id: str) -> str:
+    """First responses, re-keyed by channel for the channel reply-time state."""
+    return f"{app_id}-first-responses"
+
+
+def ticks_topic(app_id: str) -> str:
+    """Wall-clock ticks for customers with an unanswered public post, keyed by customer_id."""
+    return f"{app_id}-ticks"
 
 
 def resolved_topic(app_id: str) -> str:
@@ -51,6 +63,10 @@ class StreamsConfig(BaseModel):
         1.0, gt=0, description="How often consumed offsets are committed."
     )
     log_level: str = Field("info", description="faust worker log level.")
+    tick_interval_s: float = Field(
+        15.0, gt=0, description="How often customers with unanswered public posts are checked."
+    )
+    signals_kept: int = Field(50, ge=1, description="Recent signals kept per customer.")
     # The registry's topics; overridable so tests and benchmarks can run isolated pipelines
     # on one broker.
     interactions_topic: str = Field(T.INTERACTIONS, description="Input: canonical events.")
@@ -64,8 +80,11 @@ class StreamsConfig(BaseModel):
         return self.web_port + worker - 1
 
 
-def worker_argv(python: str, config: StreamsConfig, bootstrap: str, worker: int) -> list[str]:
-    """The command line of stream worker number `worker` (see `streams.workers.__main__`)."""
+def worker_argv(
+    python: str, config: StreamsConfig, bootstrap: str, worker: int, rules_json: str = "{}"
+) -> list[str]:
+    """The command line of stream worker number `worker` (see `streams.workers.__main__`);
+    `rules_json` is a `streams.rules.config.RulesConfig` as JSON."""
     return [
         python,
         "-m",
@@ -76,4 +95,6 @@ def worker_argv(python: str, config: StreamsConfig, bootstrap: str, worker: int)
         str(worker),
         "--config",
         config.model_dump_json(),
+        "--rules",
+        rules_json,
     ]

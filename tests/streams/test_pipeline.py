@@ -4,6 +4,7 @@ timeline; identity lookups agree; a rejected record goes to the DLQ."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,14 @@ JOURNEY = [
     make_event("j-chat-2", 2, "chat", [CHAT], "outbound", conversation="chat-1", text="sorry!"),
     make_event("j-app-1", 5, "app", [DEVICE], "internal", kind="screen_view"),
     make_event("j-phone-1", 30, "phone", [PHONE], kind="call_started", conversation="call-1"),
-    make_event("j-email-1", 60, "email", [EMAIL], conversation="mail-1", text="still waiting"),
+    make_event(
+        "j-email-1",
+        60,
+        "email",
+        [EMAIL],
+        conversation="mail-1",
+        text="This is terrible. Worst service ever, I am furious and disgusted.",
+    ),
     # The app identify links the app user, device, e-mail, phone and chat visitor.
     make_event("j-app-2", 90, "app", [APP, DEVICE, EMAIL, PHONE, CHAT], "internal", "identify"),
     # Late: happened before the identify, arrives after it.
@@ -52,7 +60,11 @@ def api(running: Workers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     view = state_view_for(running.bootstrap, running.config)
     app = create_app(ApiConfig(keys_file=keys), [customer_api(view)])
     with TestClient(app) as client:
-        yield client, store.create(["read:timeline", "read:identity"]), view
+        yield (
+            client,
+            store.create(["read:timeline", "read:identity", "read:features", "read:signals"]),
+            view,
+        )
 
 
 def produce(bootstrap: str, topic: str, events: list, extra: list | None = None) -> None:
@@ -166,3 +178,60 @@ def test_replayed_events_are_not_duplicated_and_bad_records_go_to_the_dlq(
     body = client.get(f"/v1/customers/{cid}/timeline?limit=1000", headers=auth).json()
     ids = [e["event_id"] for e in body["events"]]
     assert sorted(ids) == sorted(ev.event_id for ev in JOURNEY)
+
+
+def test_features_signals_and_reply_time_follow_the_merged_customer(
+    running: Workers, api: tuple
+) -> None:
+    """Hand-checked from JOURNEY (as of the latest event, minute 90): contacts are the
+    conversations chat-1, call-1 and mail-1 (3 in 24 h, on 3 channels); chat-1 was answered
+    after 2 min (120 s), call-1 and mail-1 are open; the e-mail is the latest inbound."""
+    client, key, _ = api
+    auth = {"Authorization": f"Bearer {key}"}
+    cid = customer_id_for("chat_visitor_id:v-77")
+
+    def features() -> dict | None:
+        r = client.get(f"/v1/customers/{cid}/features?as_of=last_event", headers=auth)
+        body = r.json() if r.status_code == 200 else None
+        return body if body and body["features"]["contacts_24h"] == 3 else None
+
+    f = wait_for(features)["features"]
+    assert f["contacts_1h"] == 1  # window (30, 90]: call-1 at 30 is out, mail-1 at 60 in
+    assert f["contacts_7d"] == 3 and f["channels_24h"] == 3
+    assert f["last_channel"] == "email"
+    assert f["last_contact_at"].startswith("2026-05-04T10:00:00")
+    assert f["open_conversations"] == 2
+    assert f["first_response_s_last"] == 120.0
+    assert f["digital_to_phone_24h"] == 1
+    assert f["sentiment_last"] < -0.5
+
+    def signals() -> list | None:
+        r = client.get(f"/v1/customers/{cid}/signals?as_of=last_event", headers=auth)
+        got = r.json()["signals"] if r.status_code == 200 else []
+        return got if len(got) >= 3 else None
+
+    sigs = wait_for(signals)
+    by_type = {s["type"]: s for s in sigs}
+    assert set(by_type) == {"repeat_contact", "channel_fallback", "negative_sentiment"}
+    assert set(by_type["channel_fallback"]["evidence"]) == {"j-chat-1", "j-phone-1"}
+    assert "j-email-1" in by_type["negative_sentiment"]["evidence"]
+    assert all(s["customer_id"] == cid for s in sigs)
+    consumer = KafkaConsumer(
+        running.config.signals_topic,
+        bootstrap_servers=running.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    published = {json.loads(m.value)["signal_id"] for m in consumer}
+    consumer.close()
+    assert {s["signal_id"] for s in sigs} <= published
+
+    chat = client.get("/v1/channels/chat/response-time?as_of=last_event", headers=auth).json()
+    assert chat == {
+        "channel": "chat",
+        "as_of": "last_event",
+        "first_response_s_p50_1h": 120.0,
+        "answered_1h": 1,
+    }
+    denied = client.get(f"/v1/customers/{cid}/features")
+    assert denied.status_code == 401
