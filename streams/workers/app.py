@@ -140,7 +140,7 @@ def build_app(
         key_serializer="raw",
         value_serializer="raw",
         stream_wait_empty=False,
-        producer_linger=0.002,
+        producer_linger=0.02,
     )
     retention_s = config.timeline_retention_days * 86400.0
 
