@@ -19,6 +19,7 @@ from infra.redis import RedisConfig
 from infra.spark import SparkConfig
 from streams.api import ApiConfig
 from streams.rules.config import RulesConfig
+from streams.workers.config import StreamsConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_TWEETS = REPO_ROOT / "data" / "samples" / "twcs_sample.csv"
@@ -57,6 +58,10 @@ class Settings(BaseSettings):
     api: ApiConfig = Field(
         default_factory=lambda: ApiConfig(),
         description="The Customer API (host, port); keys under <home>/api_keys.json.",
+    )
+    streams: StreamsConfig = Field(
+        default_factory=lambda: StreamsConfig(),
+        description="The faust stream workers (count, ports, timeline retention).",
     )
     lake_dir: Path | None = Field(
         None, description="Root of the Delta tables (default <home>/lake)."
@@ -109,6 +114,8 @@ class Settings(BaseSettings):
             self.spark = self.spark.model_copy(update={"local_dir": self.home / "spark-tmp"})
         if "keys_file" not in self.api.model_fields_set:
             self.api = self.api.model_copy(update={"keys_file": self.home / "api_keys.json"})
+        if "data_dir" not in self.streams.model_fields_set:
+            self.streams = self.streams.model_copy(update={"data_dir": self.home / "streams"})
         self.lake_dir = (self.lake_dir or self.home / "lake").expanduser().resolve()
         if "data_dir" not in self.redis.model_fields_set:
             self.redis = self.redis.model_copy(update={"data_dir": self.home / "redis"})

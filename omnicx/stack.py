@@ -7,15 +7,18 @@ in reverse. Later components (stream workers, Customer API, Redis, Dagster) join
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from infra.kafka import LocalKafka
+from infra.procs import ManagedProcess, port_answers
 from infra.redis import LocalRedis
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings
 from omnicx.topics import apply_topics
+from streams.workers.config import worker_argv
 
 
 @dataclass
@@ -121,11 +124,91 @@ class RedisComponent:
         )
 
 
+class StreamWorkersComponent:
+    """The faust stream workers (`settings.streams.workers` of them, sharing the partitions)."""
+
+    name = "streams"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        cfg = settings.streams
+        self.procs = [
+            ManagedProcess(
+                name=f"stream worker {n}",
+                argv=worker_argv(
+                    sys.executable, cfg, settings.bootstrap, n, settings.rules.model_dump_json()
+                ),
+                pidfile=settings.run_dir / f"streams-worker-{n}.pid",
+                logfile=settings.run_dir / f"streams-worker-{n}.log",
+                marker="streams.workers",
+            )
+            for n in range(1, cfg.workers + 1)
+        ]
+
+    def start(self) -> None:
+        for n, proc in enumerate(self.procs, start=1):
+            proc.start()
+            port = self.settings.streams.web_port_of(n)
+            proc.wait_until(
+                lambda port=port: port_answers(self.settings.streams.web_host, port),  # type: ignore[misc]
+                90,
+                f"faust web on port {port}",
+            )
+
+    def stop(self, purge: bool = False) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+    def status(self) -> ComponentStatus:
+        workers = [
+            {"worker": n, "pid": p.pid(), "web_port": self.settings.streams.web_port_of(n)}
+            for n, p in enumerate(self.procs, start=1)
+        ]
+        up = all(w["pid"] is not None for w in workers)
+        return ComponentStatus(self.name, up, f"{len(workers)} worker(s)", {"workers": workers})
+
+
+class ApiComponent:
+    """The Customer API (uvicorn), with every area's routes (`omnicx.api_server`)."""
+
+    name = "api"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.proc = ManagedProcess(
+            name="customer api",
+            argv=[
+                sys.executable,
+                "-m",
+                "omnicx.api_server",
+                "--settings",
+                settings.model_dump_json(),
+            ],
+            pidfile=settings.run_dir / "api.pid",
+            logfile=settings.run_dir / "api.log",
+            marker="omnicx.api_server",
+        )
+
+    def start(self) -> None:
+        self.proc.start()
+        api = self.settings.api
+        self.proc.wait_until(lambda: port_answers(api.host, api.port), 60, f"HTTP on {api.url}")
+
+    def stop(self, purge: bool = False) -> None:
+        self.proc.stop()
+
+    def status(self) -> ComponentStatus:
+        pid = self.proc.pid()
+        url = self.settings.api.url
+        return ComponentStatus(self.name, pid is not None, url, {"url": url, "pid": pid})
+
+
 def build_components(settings: Settings, with_dagster: bool = False) -> list[Component]:
     """The stack's components in start order."""
     components: list[Component] = [KafkaComponent(settings)]
     if settings.online_store == "redis":
         components.append(RedisComponent(settings))
+    components += [StreamWorkersComponent(settings), ApiComponent(settings)]
     return components
 
 

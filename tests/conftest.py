@@ -74,5 +74,7 @@ def omnicx_env(tmp_path: Path) -> dict[str, str]:
         OMNICX_KAFKA__PORT=str(config.port),
         OMNICX_KAFKA__CONTROLLER_PORT=str(config.controller_port),
         OMNICX_KAFKA__HEAP_MB="384",
+        OMNICX_API__PORT=str(free_port()),
+        OMNICX_STREAMS__WEB_PORT=str(free_port()),
     )
     return env

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from omnicx.demo import read_raw_rows, round_trip
@@ -36,6 +37,10 @@ def test_up_status_topics_down(tmp_path: Path, omnicx_env: dict[str, str]) -> No
         data = json.loads(status.stdout)
         port = omnicx_env["OMNICX_KAFKA__PORT"]
         assert data["kafka"] == {**data["kafka"], "up": True, "bootstrap": f"127.0.0.1:{port}"}
+        assert data["streams"]["up"] is True and len(data["streams"]["workers"]) == 1
+        assert data["api"]["up"] is True
+        health = httpx.get(data["api"]["url"] + "/healthz", timeout=5)
+        assert health.json() == {"status": "ok"}
         applied = _omnicx(["topics", "apply"], omnicx_env, tmp_path)
         assert applied.returncode == 0 and "cx.interactions.v1" in applied.stdout
         assert "created" not in applied.stdout  # `up` applied them already
@@ -46,6 +51,7 @@ def test_up_status_topics_down(tmp_path: Path, omnicx_env: dict[str, str]) -> No
     assert down.returncode == 0
     after = json.loads(_omnicx(["status", "--json"], omnicx_env, tmp_path).stdout)
     assert after["kafka"]["up"] is False
+    assert after["streams"]["up"] is False and after["api"]["up"] is False
 
 
 def test_demo_round_trip_of_real_tweets(bootstrap: str) -> None:

@@ -1,0 +1,259 @@
+"""The stream pipeline (one faust worker: validation, identity, timeline, features, rules) and
+the Customer API, against a fresh local broker.
+
+- `stream_events_per_s`: N synthetic multi-channel events (identities merging as app
+  `identify` events arrive) produced up front, then one worker started; events per second from
+  the first to the last resolved event on cx.customer-events.v1.
+- `aiokafka_consume_events_per_s`: a bare aiokafka loop reading the same N events in the same
+  run (the ceiling for Python consumption); `stream_vs_aiokafka` is the ratio.
+- `freshness_ms_p50` / `_p99`: events produced at a fixed rate (`freshness_rate_events_per_s`,
+  1,000/s when the worker sustains it, else half the measured throughput) until visible in
+  the Customer API's state (the event in the customer's timeline; its features are written
+  just before it).
+- `api_timeline_ms_p99`, `api_features_ms_p99`: HTTP GETs against a real uvicorn server at a
+  fixed 300 requests/s (client-side latency, including HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.structs import TopicPartition
+
+from bench.common import local_broker, percentile, ratio, report
+from bench.streams_data import journeys
+from infra.procs import ManagedProcess, free_port, port_answers
+from omnicx.topics import apply_topics
+from schemas import topics as T
+from schemas.events import InteractionEvent, Source
+from schemas.identity import customer_id_for
+from streams.api import ApiConfig, ApiKeyStore, create_app
+from streams.api.customers import customer_api, state_view_for
+from streams.api.state import StateView
+from streams.workers.config import TIMELINES_TABLE, StreamsConfig, worker_argv
+
+N_EVENTS = 3000
+CUSTOMERS = 120
+FRESHNESS_SECONDS = 20.0
+API_RATE = 300.0
+API_SECONDS = 5.0
+
+
+def _isolated_config(bootstrap: str, tmp: Path) -> StreamsConfig:
+    tag = uuid.uuid4().hex[:8]
+    names = {
+        "interactions_topic": T.INTERACTIONS,
+        "customer_events_topic": T.CUSTOMER_EVENTS,
+        "identity_topic": T.IDENTITY,
+        "signals_topic": T.SIGNALS,
+        "dlq_topic": T.DLQ,
+    }
+    renamed = {field: f"{name}.bench-{tag}" for field, name in names.items()}
+    apply_topics(bootstrap, [replace(T.topic(n), name=renamed[f]) for f, n in names.items()])
+    return StreamsConfig(
+        app_id=f"omnicx-bench-{tag}",
+        web_port=free_port(),
+        data_dir=tmp / "streams",
+        log_level="warning",
+        **renamed,
+    )
+
+
+def _end_total(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def stream_throughput(bootstrap: str, config: StreamsConfig, worker: ManagedProcess) -> float:
+    events = journeys(N_EVENTS, CUSTOMERS, seed=3, tag="bench")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    for ev in events:
+        producer.send(
+            config.interactions_topic,
+            key=ev.primary_identifier.key.encode(),
+            value=ev.to_json_bytes(),
+        )
+    producer.flush()
+    producer.close()
+    worker.start()
+    worker.wait_until(lambda: port_answers("127.0.0.1", config.web_port), 120, "faust web", None)
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        done = _end_total(bootstrap, config.customer_events_topic)
+        if done and first is None:
+            first = (time.perf_counter(), done)
+        if done >= N_EVENTS:
+            break
+        time.sleep(0.5)
+    assert first is not None, "the worker produced nothing"
+    elapsed = time.perf_counter() - first[0]
+    return (done - first[1]) / elapsed if elapsed > 0 else float("nan")
+
+
+async def bare_aiokafka(bootstrap: str, topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        t0 = time.perf_counter()
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                for msg in messages:
+                    InteractionEvent.from_json_bytes(msg.value)  # parse, as the worker does
+                seen += sum(len(m) for m in batch.values())
+        return seen / (time.perf_counter() - t0)
+    finally:
+        await consumer.stop()
+
+
+async def freshness(bootstrap: str, config: StreamsConfig, rate: float) -> list[float]:
+    """Produce at `rate` for FRESHNESS_SECONDS; per event, ms until the API's view has it."""
+    view: StateView = state_view_for(bootstrap, config)
+    await view.start()
+    await view.wait_caught_up(120)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    sent: dict[str, tuple[str, float]] = {}
+    latencies: list[float] = []
+    n = int(rate * FRESHNESS_SECONDS)
+    try:
+        t0 = time.perf_counter()
+        for i in range(n):
+            c = i % 200
+            ev = InteractionEvent(
+                event_id=f"fresh-{i}",
+                occurred_at=datetime.now(UTC),
+                ingested_at=datetime.now(UTC),
+                channel="chat",
+                direction="inbound",
+                kind="message",
+                conversation_id=f"fresh-{c}-{i // 50}",
+                identifiers=[{"type": "email", "value": f"fresh{c}@example.com"}],
+                text="hello, any news on my order?",
+                source=Source(system="bench", record_id=str(i)),
+            )
+            cid = customer_id_for(f"email:fresh{c}@example.com")
+            await producer.send(
+                config.interactions_topic, key=cid.encode(), value=ev.to_json_bytes()
+            )
+            sent[ev.event_id] = (cid, time.perf_counter())
+            # Pace to the fixed rate, checking arrivals meanwhile.
+            while time.perf_counter() < t0 + (i + 1) / rate:
+                _collect(view, sent, latencies)
+                await asyncio.sleep(0.001)
+        deadline = time.perf_counter() + 120
+        while sent and time.perf_counter() < deadline:
+            _collect(view, sent, latencies)
+            await asyncio.sleep(0.002)
+    finally:
+        await producer.stop()
+        await view.stop()
+    return latencies
+
+
+def _collect(view: StateView, sent: dict[str, tuple[str, float]], out: list[float]) -> None:
+    now = time.perf_counter()
+    for eid, (cid, at) in list(sent.items()):
+        record = view.get(TIMELINES_TABLE, cid)
+        if record and any(e["id"] == eid for e in record["events"][-60:]):
+            out.append((now - at) * 1000)
+            del sent[eid]
+
+
+def api_latency(
+    bootstrap: str, config: StreamsConfig, tmp: Path
+) -> tuple[list[float], list[float]]:
+    keys = tmp / "keys.json"
+    key = ApiKeyStore(keys).create(["read:timeline", "read:features"])
+    port = free_port()
+    app = create_app(
+        ApiConfig(port=port, keys_file=keys), [customer_api(state_view_for(bootstrap, config))]
+    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not port_answers("127.0.0.1", port):
+            time.sleep(0.1)
+        cids = [customer_id_for(f"email:fresh{c}@example.com") for c in range(200)]
+        auth = {"Authorization": f"Bearer {key}"}
+        out: dict[str, list[float]] = {"timeline": [], "features": []}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth) as client:
+            # Wait until the API has caught up with the changelogs.
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                r = client.get(f"/v1/customers/{cids[0]}/timeline?limit=50")
+                if r.status_code == 200:
+                    break
+                time.sleep(0.5)
+            for route in ("timeline", "features"):
+                n = int(API_RATE * API_SECONDS)
+                t0 = time.perf_counter()
+                for i in range(n):
+                    path = f"/v1/customers/{cids[i % len(cids)]}/{route}"
+                    started = time.perf_counter()
+                    r = client.get(path + ("?limit=50" if route == "timeline" else ""))
+                    out[route].append((time.perf_counter() - started) * 1000)
+                    assert r.status_code == 200, r.text
+                    pause = t0 + (i + 1) / API_RATE - time.perf_counter()
+                    if pause > 0:
+                        time.sleep(pause)
+        return out["timeline"], out["features"]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="omnicx-streams-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        with local_broker(tmp / "kafka") as (kafka, _cold):
+            bootstrap = kafka.bootstrap
+            config = _isolated_config(bootstrap, tmp)
+            worker = ManagedProcess(
+                name="bench stream worker",
+                argv=worker_argv(sys.executable, config, bootstrap, 1),
+                pidfile=tmp / "worker.pid",
+                logfile=tmp / "worker.log",
+                marker="streams.workers",
+            )
+            try:
+                ours = stream_throughput(bootstrap, config, worker)
+                report("stream_events_per_s", ours, "events/s")
+                bare = asyncio.run(bare_aiokafka(bootstrap, config.interactions_topic, N_EVENTS))
+                report("aiokafka_consume_events_per_s", bare, "events/s")
+                ratio("stream_vs_aiokafka", ours, bare, "aiokafka_consume_events_per_s")
+                rate = min(1000.0, max(1.0, round(ours / 2)))
+                report("freshness_rate_events_per_s", rate, "events/s")
+                lat = asyncio.run(freshness(bootstrap, config, rate))
+                report("freshness_ms_p50", percentile(lat, 50), "ms")
+                report("freshness_ms_p99", percentile(lat, 99), "ms")
+                timeline_ms, features_ms = api_latency(bootstrap, config, tmp)
+                report("api_timeline_ms_p99", percentile(timeline_ms, 99), "ms")
+                report("api_features_ms_p99", percentile(features_ms, 99), "ms")
+            finally:
+                worker.stop(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Pure helpers of the workers: the identity overlay (state written only on commit) and the
+customer record's signal list (replaced by id, newest kept)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemas.signals import OutreachSignal
+from streams.identity import IdentityGraph
+from streams.workers.app import Overlay
+from streams.workers.records import customer_record, features_json
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_overlay_writes_nothing_until_commit() -> None:
+    nodes: dict = {}
+    comps: dict = {}
+    IdentityGraph(nodes, comps).resolve(["email:a@x.com"], T0)
+    before = (dict(nodes), dict(comps))
+    nv, cv = Overlay(nodes), Overlay(comps)
+    res = IdentityGraph(nv, cv).resolve(["email:a@x.com", "phone:+14155550100"], T0)
+    assert (nodes, comps) == before  # a crash here leaves the graph as it was
+    assert nv.get("phone:+14155550100") is not None
+    nv.commit()
+    cv.commit()
+    assert IdentityGraph(nodes, comps).lookup("phone:+14155550100") == res.customer_id
+
+
+def test_overlay_deletes_on_commit() -> None:
+    base = {"a": 1, "b": 2}
+    view = Overlay(base)
+    del view["a"]
+    assert view.get("a") is None and base["a"] == 1
+    with pytest.raises(KeyError):
+        view["a"]
+    view.commit()
+    assert base == {"b": 2}
+
+
+def sig(n: int, minutes: int) -> OutreachSignal:
+    return OutreachSignal(
+        signal_id=f"s{n}",
+        customer_id="cus_1",
+        type="repeat_contact",
+        severity="high",
+        reason="3 contacts in 24 h",
+        evidence=["e1"],
+        recommended_action="call back",
+        raised_at=T0 + timedelta(minutes=minutes),
+        expires_at=T0 + timedelta(days=1),
+    )
+
+
+def test_customer_record_keeps_newest_signals_once() -> None:
+    rec = customer_record(None, {"v": 1}, {"last_contact_at": T0}, [sig(1, 5), sig(2, 1)], 2)
+    assert [s["signal_id"] for s in rec["signals"]] == ["s2", "s1"]
+    assert rec["features"] == {"last_contact_at": "2026-01-01T00:00:00+00:00"}
+    again = customer_record(rec, {"v": 1}, {}, [sig(1, 5), sig(3, 9)], 2)
+    # s1 raised again replaces its copy; only the 2 newest stay.
+    assert [s["signal_id"] for s in again["signals"]] == ["s1", "s3"]
+    assert features_json({"x": 1.5, "y": None}) == {"x": 1.5, "y": None}
