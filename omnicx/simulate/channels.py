@@ -310,7 +310,7 @@ class PersonSim:
     def app_error(self, ms: int, *, web: bool, logged_in: bool) -> Rec:
         code = self.rng.choice(["503", "502", "504"])
         return self.segment(
-            ms, "track", web=web, logged_in=logged_in, event="API Error",
+            ms, "track", web=web, logged_in=logged_in, event="Application Error",
             properties={"status": int(code), "endpoint": "/api/v2/session",
                         "error_message": "Service Unavailable"},
         )  # fmt: skip

@@ -88,6 +88,39 @@ class OutageConfig(BaseModel):
     )
 
 
+class BrandSpec(BaseModel):
+    """One business (brand) whose customers are simulated: its own addresses and handle tell
+    the ingest adapters which messages are outbound."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}$", description="Tenant id and file name.")
+    name: str = Field(min_length=1, description="Company name, e.g. 'Northwind Traders'.")
+    twitter_handle: str = Field(
+        pattern=r"^@?[A-Za-z0-9_]{1,15}$", description="The support account on Twitter."
+    )
+    email_domain: str = Field(
+        pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$", description="Mail domain of the business."
+    )
+    support_address: str | None = Field(
+        None, description="Address customers write to; default support@<email_domain>."
+    )
+
+    @field_validator("twitter_handle")
+    @classmethod
+    def _strip_at(cls, value: str) -> str:
+        return value.lstrip("@")
+
+    @classmethod
+    def parse(cls, text: str) -> BrandSpec:
+        """`slug,Name,Handle,domain[,support address]`, as the CLI's --brand takes it."""
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) not in (4, 5):
+            raise ValueError(f"--brand wants slug,Name,Handle,domain[,address]; got {text!r}")
+        keys = ("slug", "name", "twitter_handle", "email_domain", "support_address")
+        return cls.model_validate(dict(zip(keys, parts, strict=False)))
+
+
 class SimulateConfig(BaseModel):
     """Everything `omnicx simulate` can be told. The same config and seed give byte-identical
     output as long as the window ends in the past (see `window`)."""
@@ -105,6 +138,9 @@ class SimulateConfig(BaseModel):
         ),
     )
     out: Path = Field(Path(".omnicx/simulated"), description="Output directory.")
+    malformed_min: int = Field(
+        3, ge=0, description="At least this many malformed records per channel (when possible)."
+    )
     malformed_rate: float = Field(
         0.003,
         ge=0,
@@ -114,6 +150,13 @@ class SimulateConfig(BaseModel):
     channels: tuple[Channel, ...] = Field(ALL_CHANNELS, description="Channels to write.")
     brands: int = Field(
         2, ge=1, le=8, description="Brand accounts (companies); each is its own tenant."
+    )
+    brand_specs: list[BrandSpec] = Field(
+        default_factory=list,
+        description=(
+            "The businesses' own names, addresses and handles; when given, they replace the "
+            "built-in fictional brands (and `brands` is their number)."
+        ),
     )
     app_events_per_customer_day: float = Field(
         4.0, ge=0, le=200, description="Mean Segment events per customer per day (browsing)."
@@ -127,7 +170,10 @@ class SimulateConfig(BaseModel):
     journeys: JourneyMix = Field(default_factory=lambda: JourneyMix())
     outages: OutageConfig = Field(default_factory=lambda: OutageConfig())
     twitter_v2: bool = Field(
-        False, description="Also write social/tweets_v2.jsonl (Twitter API v2 JSON lines)."
+        True,
+        description=(
+            "Also write social/tweets_v2.jsonl: the same tweets as Twitter API v2 JSON lines."
+        ),
     )
     email_format: Literal["mbox", "eml"] = Field(
         "mbox", description="One mbox file per brand, or one .eml file per message."
@@ -162,6 +208,12 @@ class SimulateConfig(BaseModel):
     @classmethod
     def _order_channels(cls, value: tuple[Channel, ...]) -> tuple[Channel, ...]:
         return tuple(c for c in ALL_CHANNELS if c in set(value))
+
+    @model_validator(mode="after")
+    def _brands_from_specs(self) -> SimulateConfig:
+        if self.brand_specs:
+            self.brands = len(self.brand_specs)
+        return self
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The simulated period [start, end) in UTC. The end is clipped to `now` so that no

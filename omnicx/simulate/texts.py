@@ -335,7 +335,8 @@ class TextPools:
         openers: dict[str, Pool] = {}
         for intent, cores in CUSTOMER_CORES.items():
             tweets[intent], emails[intent], openers[intent] = Pool(), Pool(), Pool()
-            for core, (_mood, extras) in product(cores, CUSTOMER_EXTRAS.items()):
+            extras = _extras(intent)
+            for core in cores:
                 for extra in extras:
                     _add(tweets[intent], analyzer, f"{core} {extra}")
                 _add(openers[intent], analyzer, core)
@@ -359,6 +360,16 @@ class TextPools:
             for text in texts:
                 _add(lines[mood], analyzer, text)
         return cls(tweets=tweets, emails=emails, chat_openers=openers, chat_lines=lines)
+
+
+# Intents whose writers are calm: they never get an angry closing sentence.
+CALM_INTENTS = frozenset({"question", "polite_request", "praise", "thanks"})
+
+
+def _extras(intent: str) -> list[str]:
+    if intent in CALM_INTENTS:
+        return CUSTOMER_EXTRAS["calm"]
+    return CUSTOMER_EXTRAS["neg"] + CUSTOMER_EXTRAS["calm"]
 
 
 def fill(template: str, slots: dict[str, str]) -> str:

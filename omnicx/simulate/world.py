@@ -16,13 +16,14 @@ from bisect import bisect
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr
+from functools import lru_cache
 from itertools import accumulate
 from math import gcd
 
 from faker import Faker
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from omnicx.simulate.config import SimulateConfig
+from omnicx.simulate.config import BrandSpec, SimulateConfig
 from omnicx.simulate.texts import TextPools, sentiment_neutral_word
 
 # Fictional companies (Microsoft's sample-company names); every word is VADER-neutral.
@@ -213,6 +214,13 @@ class Bijection:
         return (idx * self.mult + self.offset) % self.size
 
 
+@lru_cache(maxsize=4)
+def text_pools(seed: int) -> TextPools:
+    """The text pools of a seed. Labelling them with VADER takes seconds, so they are built
+    once per process and seed, from their own random stream (read-only afterwards)."""
+    return TextPools.build(random.Random(f"texts:{seed}"), SentimentIntensityAnalyzer())
+
+
 class World:
     """Brands, pools and per-person derivation for one run."""
 
@@ -222,7 +230,7 @@ class World:
         self.end_ms = int(end.timestamp() * 1000)
         rng = random.Random(f"world:{config.seed}")
         self.analyzer = SentimentIntensityAnalyzer()
-        self.texts = TextPools.build(rng, self.analyzer)
+        self.texts = text_pools(config.seed)
         faker = Faker([loc.faker for loc in LOCALES])
         faker.seed_instance(config.seed)
         self.first_names: dict[str, list[str]] = {}
@@ -238,9 +246,11 @@ class World:
                 n for n in lasts if self._neutral_name(n) and _ascii(n)
             )
         self.aws_account = f"{rng.randrange(10**11, 10**12):012d}"
-        self.brands = [
-            self._brand(i, *BRAND_CATALOGUE[i], rng, faker) for i in range(config.brands)
+        specs = config.brand_specs or [
+            BrandSpec(slug=slug, name=name, twitter_handle=handle, email_domain=f"{slug}.example")
+            for slug, name, handle in BRAND_CATALOGUE[: config.brands]
         ]
+        self.brands = [self._brand(i, spec, rng, faker) for i, spec in enumerate(specs)]
         self.phone_maps = {
             loc.faker: Bijection(len(loc.phone_prefixes) * 10**loc.subscriber_digits, rng)
             for loc in LOCALES
@@ -252,18 +262,16 @@ class World:
     def _neutral_name(self, name: str) -> bool:
         return all(sentiment_neutral_word(self.analyzer, part) for part in name.split("-"))
 
-    def _brand(
-        self, idx: int, slug: str, name: str, handle: str, rng: random.Random, faker: Faker
-    ) -> Brand:
-        domain = f"{slug}.example"
+    def _brand(self, idx: int, spec: BrandSpec, rng: random.Random, faker: Faker) -> Brand:
+        slug, domain = spec.slug, spec.email_domain
         brand = Brand(
             index=idx,
             slug=slug,
-            name=name,
-            handle=handle,
+            name=spec.name,
+            handle=spec.twitter_handle,
             twitter_user_id=str(rng.randrange(10**8, 10**9)),
             domain=domain,
-            support_address=f"support@{domain}",
+            support_address=spec.support_address or f"support@{domain}",
             phone=f"+1888{rng.randrange(2_000_000, 9_999_999)}",
             instance_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             aws_account=self.aws_account,
