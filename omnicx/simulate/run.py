@@ -391,7 +391,7 @@ def build_manifest(
         "days": config.days,
         "start": start.isoformat().replace("+00:00", "Z"),
         "end": end.isoformat().replace("+00:00", "Z"),
-        "config": config.model_dump(mode="json", exclude={"out"}),
+        "config": config.model_dump(mode="json", exclude={"out", "spill_records"}),
         "business": {
             "brands": [b.as_manifest() for b in brands],
             # The shape of the ingest adapters' configuration, ready to pass on.
