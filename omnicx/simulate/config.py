@@ -187,7 +187,7 @@ class SimulateConfig(BaseModel):
         ),
     )
     spill_records: int = Field(
-        250_000,
+        100_000,
         ge=1_000,
         description=(
             "Records held in memory before a sorted run is spilled to disk; bounds memory at "
