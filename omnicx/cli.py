@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.errors import InfraError
+from omnicx import cli_ingest
 from omnicx.cli_simulate import simulate_command
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
@@ -26,6 +27,7 @@ topics_app = typer.Typer(help="Kafka topics of the registry.", no_args_is_help=T
 app.add_typer(topics_app, name="topics")
 apikey_app = typer.Typer(help="API keys of the Customer API.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
+cli_ingest.register(app)  # `omnicx schemas ...`, `omnicx ingest ...`
 app.command("simulate")(simulate_command)
 
 console = Console()
