@@ -423,7 +423,7 @@ class PersonSim:
         reply_to: Rec | None,
     ) -> Rec:
         p, b = self.person, self.brand
-        tweet_id = self.world.next_tweet_id()
+        tweet_id = self.world.next_tweet_id(ms)
         conversation = reply_to.data.conversation_id if reply_to is not None else tweet_id
         if inbound:
             author, user_id, author_name = p.handle, p.handle, p.name

@@ -367,6 +367,10 @@ CALM_INTENTS = frozenset({"question", "polite_request", "praise", "thanks"})
 
 
 def _extras(intent: str) -> list[str]:
+    if intent in ("polite_request", "thanks"):
+        return [""]  # these already end with their thanks
+    if intent == "praise":
+        return ["", "Keep it up.", "🙌"]
     if intent in CALM_INTENTS:
         return CUSTOMER_EXTRAS["calm"]
     return CUSTOMER_EXTRAS["neg"] + CUSTOMER_EXTRAS["calm"]

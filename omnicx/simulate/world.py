@@ -50,6 +50,7 @@ _DIURNAL_CUM = list(accumulate(DIURNAL))
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+TWITTER_EPOCH_MS = 1_288_834_974_657  # snowflake epoch (2010-11-04)
 MINUTE = 60_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
@@ -353,9 +354,12 @@ class World:
                 display = f"+34 {national[:3]} {national[3:5]} {national[5:7]} {national[7:]}"
         return f"+{locale.country_code}{prefix}{rest}", display
 
-    def next_tweet_id(self) -> int:
+    def next_tweet_id(self, ms: int) -> int:
+        """A Twitter snowflake id for a tweet posted at `ms`: ids grow with time as real ones
+        do; the low 22 bits (worker and sequence) take a run-wide counter, so two tweets in the
+        same millisecond still differ."""
         self.tweet_seq += 1
-        return self.tweet_seq
+        return ((ms - TWITTER_EPOCH_MS) << 22) | (self.tweet_seq & 0x3FFFFF)
 
     def diurnal_time(self, rng: random.Random, day_start_ms: int) -> int:
         """A moment of the day starting at `day_start_ms`, following the diurnal profile."""
