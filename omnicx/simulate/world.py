@@ -370,22 +370,25 @@ class World:
 # --- timestamp formats ---------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _day(day: int) -> str:
+    t = time.gmtime(day * 86_400)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+
+
 def iso_ms(ms: int) -> str:
     """2017-10-11T06:55:44.123Z (Segment, Amazon Connect chat, Twitter API v2)."""
-    t = time.gmtime(ms // 1000)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{ms % 1000:03d}Z"
-    )
+    # Called for nearly every record: the date part is cached per day, the rest is arithmetic.
+    day, rest = divmod(ms, DAY)
+    secs, milli = divmod(rest, 1000)
+    hours, secs = divmod(secs, 3600)
+    minutes, secs = divmod(secs, 60)
+    return f"{_day(day)}T{hours:02d}:{minutes:02d}:{secs:02d}.{milli:03d}Z"
 
 
 def iso_s(ms: int) -> str:
     """2017-10-11T06:55:44Z (Amazon Connect contact trace records)."""
-    t = time.gmtime(ms // 1000)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
-    )
+    return iso_ms(ms)[:19] + "Z"
 
 
 def twitter_date(ms: int) -> str:
