@@ -20,6 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from omnicx.settings import load_settings
 from omnicx.simulate.config import BrandSpec, Scale, SimulateConfig
 
 if TYPE_CHECKING:
@@ -39,9 +40,10 @@ def simulate_command(
         typer.Option("--start", help="First day, YYYY-MM-DD (UTC); default: `days` days ago."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 7,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
-        ".omnicx/simulated"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output directory; default <OMNICX_HOME>/simulated."),
+    ] = None,
     scale: Annotated[
         Scale, typer.Option("--scale", help="Preset for customers, days and app traffic.")
     ] = Scale.DEMO,
@@ -82,7 +84,7 @@ def simulate_command(
                 "days": days,
                 "start": date.fromisoformat(start) if start else None,
                 "seed": seed,
-                "out": out,
+                "out": out or load_settings().home / "simulated",
                 "channels": channels,
                 "email_format": email_format,
                 "twitter_v2": twitter_v2,

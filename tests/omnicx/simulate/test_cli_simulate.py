@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,20 @@ def test_simulate_explains_bad_input(tmp_path: Path) -> None:
     (tmp_path / "mine" / "notes.txt").write_text("x")
     proc = _simulate(["-n", "5", "-o", str(tmp_path / "mine")], tmp_path)
     assert proc.returncode == 2 and "refusing" in proc.stderr
+
+
+def test_simulate_defaults_to_the_omnicx_home(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNICX_")}
+    env["OMNICX_HOME"] = str(tmp_path / "home")
+    proc = subprocess.run(
+        [sys.executable, "-m", "omnicx", "simulate", "-n", "20", "--channels", "phone"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "home" / "simulated" / "manifest.json").read_text())
+    assert list(manifest["channels"]) == ["phone"]
+    assert manifest["days"] == 1 and manifest["customers"] == 20
