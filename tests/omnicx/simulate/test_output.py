@@ -402,6 +402,12 @@ def test_outage_floods_every_channel_and_nights_are_quiet(
             and (t := parse_iso(c["Transcript"][0]["AbsoluteTime"]))
         ],
     }
+    with (result.out / "social" / "tweets.csv").open(newline="") as fh:
+        times["social"] = [
+            t
+            for row in csv.DictReader(fh)
+            if row["inbound"] == "True" and (t := tweet_time(row["created_at"]))
+        ]
     for channel, stamps in times.items():
         inside = sum(1 for t in stamps if start <= t <= end + (end - start))
         rate_in = inside / (2 * window_h)
