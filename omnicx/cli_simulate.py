@@ -39,7 +39,9 @@ def simulate_command(
         str | None,
         typer.Option("--start", help="First day, YYYY-MM-DD (UTC); default: `days` days ago."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same bytes.")] = 7,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Same seed, same bytes (default 7).")
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Output directory; default <OMNICX_HOME>/simulated."),
@@ -51,11 +53,13 @@ def simulate_command(
         str | None, typer.Option("--channels", help="Comma list, e.g. email,social.")
     ] = None,
     email_format: Annotated[
-        str, typer.Option("--email-format", help="mbox (one file per brand) or eml.")
-    ] = "mbox",
+        str | None,
+        typer.Option("--email-format", help="mbox (one file per brand, default) or eml."),
+    ] = None,
     twitter_v2: Annotated[
-        bool, typer.Option("--twitter-v2/--no-twitter-v2", help="Also write API v2 JSON.")
-    ] = True,
+        bool | None,
+        typer.Option("--twitter-v2/--no-twitter-v2", help="Also write API v2 JSON (default on)."),
+    ] = None,
     malformed_rate: Annotated[
         float | None, typer.Option("--malformed-rate", help="Share of malformed records.")
     ] = None,
@@ -78,19 +82,20 @@ def simulate_command(
         values: dict[str, object] = {}
         if config_file is not None:
             values.update(json.loads(config_file.read_text()))
-        values.update(
-            {
-                "customers": customers,
-                "days": days,
-                "start": date.fromisoformat(start) if start else None,
-                "seed": seed,
-                "out": out or load_settings().home / "simulated",
-                "channels": channels,
-                "email_format": email_format,
-                "twitter_v2": twitter_v2,
-                "malformed_rate": malformed_rate,
-            }
-        )
+        flags: dict[str, object] = {
+            "customers": customers,
+            "days": days,
+            "start": date.fromisoformat(start) if start else None,
+            "seed": seed,
+            "out": out,
+            "channels": channels,
+            "email_format": email_format,
+            "twitter_v2": twitter_v2,
+            "malformed_rate": malformed_rate,
+        }
+        # Flags left unset keep the config file's value (and then the preset's).
+        values.update({k: v for k, v in flags.items() if v is not None})
+        values.setdefault("out", load_settings().home / "simulated")
         if brand:
             values["brand_specs"] = [BrandSpec.parse(b) for b in brand]
         config = SimulateConfig.for_scale(scale, **values)

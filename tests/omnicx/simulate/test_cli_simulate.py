@@ -69,3 +69,18 @@ def test_simulate_defaults_to_the_omnicx_home(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "home" / "simulated" / "manifest.json").read_text())
     assert list(manifest["channels"]) == ["phone"]
     assert manifest["days"] == 1 and manifest["customers"] == 20
+
+
+def test_config_file_values_hold_unless_a_flag_overrides_them(tmp_path: Path) -> None:
+    config = tmp_path / "sim.json"
+    config.write_text(
+        json.dumps({"customers": 30, "seed": 99, "email_format": "eml", "twitter_v2": False})
+    )
+    out = tmp_path / "o"
+    args = ["--config", str(config), "--start", "2026-11-01", "-n", "25", "-o", str(out)]
+    proc = _simulate(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 99 and manifest["customers"] == 25
+    assert manifest["config"]["email_format"] == "eml"
+    assert not (out / "social" / "tweets_v2.jsonl").exists()
