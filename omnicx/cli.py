@@ -13,6 +13,7 @@ from rich.table import Table
 from infra.errors import InfraError
 from omnicx import cli_ingest
 from omnicx.cli_features import features_app
+from omnicx.cli_simulate import simulate_command
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
@@ -29,6 +30,7 @@ apikey_app = typer.Typer(help="API keys of the Customer API.", no_args_is_help=T
 app.add_typer(apikey_app, name="apikey")
 cli_ingest.register(app)  # `omnicx schemas ...`, `omnicx ingest ...`
 app.add_typer(features_app, name="features")
+app.command("simulate")(simulate_command)
 
 console = Console()
 err_console = Console(stderr=True)
