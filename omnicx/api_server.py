@@ -15,7 +15,12 @@ from streams.api.customers import customer_api, state_view_for
 
 def extensions(settings: Settings) -> list[ApiExtension]:
     """The routes each area contributes (one line per area)."""
-    return [customer_api(state_view_for(settings.bootstrap, settings.streams))]
+    from omnicx.cli_ingest import api_extension as ingest_api
+
+    return [
+        customer_api(state_view_for(settings.bootstrap, settings.streams)),
+        ingest_api(settings),  # POST /v1/events/{channel}
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
