@@ -43,6 +43,7 @@ TARGET_RECORDS = {"app": 20_000, "phone": 10_000, "chat": 4_000, "social": 20_00
 HTTP_BATCH = 100
 HTTP_CLIENTS = 8
 HTTP_REQUESTS = 300
+HTTP_WORKERS = int(os.environ.get("BENCH_HTTP_WORKERS", "1"))  # uvicorn worker processes
 
 
 def _repeat_lines(lines: list[bytes], n: int) -> bytes:
@@ -201,7 +202,7 @@ def http_bench(bootstrap: str, directory: Path) -> None:
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "bench_http_app:app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
+         "--log-level", "warning", "--no-access-log", "--workers", str(HTTP_WORKERS)],
         env=env,
         cwd=ROOT,
     )  # fmt: skip

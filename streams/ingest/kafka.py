@@ -21,6 +21,9 @@ class ProducerConfig(BaseModel):
     )
     client_id: str = Field("omnicx-ingest", description="Kafka client id.")
     request_timeout_ms: int = Field(30_000, ge=1000, description="Per-request timeout.")
+    bootstrap_timeout_ms: int = Field(
+        10_000, ge=1000, description="Give up this soon when no broker answers at start-up."
+    )
 
 
 def make_producer(bootstrap: str, config: ProducerConfig | None = None) -> KafkaProducer:
@@ -37,4 +40,5 @@ def make_producer(bootstrap: str, config: ProducerConfig | None = None) -> Kafka
         batch_size=config.batch_size,
         max_request_size=config.max_request_size,
         request_timeout_ms=config.request_timeout_ms,
+        bootstrap_timeout_ms=config.bootstrap_timeout_ms,
     )

@@ -130,3 +130,11 @@ def test_ingest_refuses_an_unknown_channel_and_missing_files(tmp_path: Path) -> 
     missing = CliRunner().invoke(app, ["ingest", "app", str(tmp_path / "nope.jsonl")], env=env)
     assert isinstance(missing.exception, OmnicxError)
     assert "no such file" in str(missing.exception)
+
+
+def test_ingest_without_a_broker_says_what_to_do(tmp_path: Path) -> None:
+    env = _env("127.0.0.1:1", tmp_path / "home")
+    run = CliRunner().invoke(app, ["ingest", "app", str(FIXTURES / "app")], env=env)
+    assert isinstance(run.exception, OmnicxError)
+    assert "Kafka at 127.0.0.1:1 does not answer" in str(run.exception)
+    assert "omnicx up" in str(run.exception)
