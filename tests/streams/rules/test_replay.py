@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from streams.features.channel import ChannelResponseState, apply_response
 from streams.features.customer import customer_features
 from streams.features.state import CustomerState
+from streams.rules.config import RulesConfig
 from streams.rules.engine import step
 from streams.rules.replay import replay
 from tests.streams.features.factory import at, ev
@@ -116,3 +117,28 @@ def test_crash_and_redelivery_publish_exactly_the_clean_signals(data: st.DataObj
             assert published.setdefault(s.signal_id, s) == s
     clean = {s.signal_id: s for s in replay(events).signals}
     assert published == clean
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_order_respects_cooldowns(data: st.DataObject) -> None:
+    # Whatever the arrival order and redeliveries, two different signals of one rule are never
+    # closer than its cooldown in event time, and every signal's evidence is made of real events.
+    events = data.draw(journeys(span_min=3 * 24 * 60))
+    arrival = list(data.draw(st.permutations(events)))
+    arrival += data.draw(st.lists(st.sampled_from(events), max_size=6))
+    config = RulesConfig()
+    state = CustomerState("cust-1")
+    published = {}
+    for e in arrival:
+        for s in step(state, e, config)[1]:
+            published[s.signal_id] = s
+    ids = {e.event_id for e in events}
+    by_rule: dict[str, list[float]] = {}
+    for s in published.values():
+        assert set(s.evidence) <= ids
+        by_rule.setdefault(s.type, []).append(s.raised_at.timestamp())
+    for rule, times in by_rule.items():
+        times.sort()
+        cooldown = getattr(config, rule).cooldown_s
+        assert all(b - a >= cooldown for a, b in zip(times, times[1:], strict=False)), rule
