@@ -16,7 +16,10 @@ from typing import Any
 import pyarrow as pa
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
+from feature_store import restore_prometheus_env
 from feature_store.errors import FeatureStoreInputError
+
+restore_prometheus_env()
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "int64": pa.int64(),

@@ -92,8 +92,6 @@ def materialize(
 
     By default only the batch views (the gold table); the real-time views are fed by push.
     """
-    from feature_store.client import BATCH_VIEWS
-
     if incremental:
         if end is None:
             end, start = start, None
@@ -106,6 +104,8 @@ def materialize(
             "give START and END (omnicx features materialize 2026-11-01 2026-11-23) or "
             "--incremental [END]"
         )
+    from feature_store.client import BATCH_VIEWS
+
     end_time = _parse_time(end, "END") if end else datetime.now(UTC)
     config = feature_store_config(load_settings(), with_spark=True)
     client = _client(config)

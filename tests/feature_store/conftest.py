@@ -1,7 +1,7 @@
 """Feature-store fixtures: an applied Feast repo per online store, and a real Redis server.
 
-Applying the repo runs the real `feast apply` (about 10 s), so each store's repo is applied once
-per module and tests use their own customer ids.
+Applying the repo runs the real `feast apply` (10-30 s), so each store's repo is applied once per
+test session and every test uses its own customer ids.
 """
 
 from __future__ import annotations
@@ -51,13 +51,13 @@ def make_config(
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One lake per module, read by the clients of both online stores (written once)."""
+    """One lake, read by the clients of both online stores (written once)."""
     return tmp_path_factory.mktemp("lake")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "redis"])
+@pytest.fixture(scope="session", params=["sqlite", "redis"])
 def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_lake: Path
 ) -> Iterator[FeatureStoreClient]:

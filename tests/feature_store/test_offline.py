@@ -7,6 +7,7 @@ The gold table is written with the real Spark + Delta in the layout of schemas/f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,14 @@ GOLD = [
 
 
 @pytest.fixture(scope="module")
-def gold_written(shared_lake: Path, spark: Any) -> Path:
+def gold_written(shared_lake: Path, spark: Any) -> Iterator[Path]:
+    # The test data is a handful of rows: one shuffle partition saves many tiny tasks in Feast's
+    # point-in-time join. The session is shared, so the setting is restored afterwards.
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", "1")
     write_gold(spark, shared_lake, GOLD)
-    return shared_lake
+    yield shared_lake
+    spark.conf.set("spark.sql.shuffle.partitions", before)
 
 
 @pytest.fixture

@@ -87,3 +87,24 @@ def test_entity_key_matches_feast() -> None:
     assert entity_key_bytes("customer_id", "cus_1") == serialize_entity_key(
         key, entity_key_serialization_version=3
     )
+
+
+def test_importing_the_client_keeps_prometheus_in_process() -> None:
+    """Feast switches prometheus_client to shared-file values on import; ours must not leak
+    that into the rest of the process (the Customer API's /metrics)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "import feature_store.client\n"
+        "from prometheus_client import CollectorRegistry, Counter, generate_latest\n"
+        "assert 'PROMETHEUS_MULTIPROCESS_DIR' not in os.environ\n"
+        "for _ in range(2):\n"
+        "    r = CollectorRegistry()\n"
+        "    Counter('x_total', 'x', registry=r).inc()\n"
+        "    assert b'x_total 1.0' in generate_latest(r), generate_latest(r)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PROMETHEUS")}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
