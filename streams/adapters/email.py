@@ -225,7 +225,7 @@ class _ParseOnce:
         return header
 
 
-def _message_policy() -> policy.EmailPolicy:
+def _message_policy() -> policy.EmailPolicy[EmailMessage]:
     return policy.default.clone(header_factory=_ParseOnce())
 
 
