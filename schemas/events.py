@@ -26,6 +26,7 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f1d3f3c-3b7e-5a55-9a63-0c1f6b0e7a10")
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 # One encoder for every id (json.dumps with options builds a new JSONEncoder per call).
 _ID_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_json_str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept
 
 
 class Channel(StrEnum):
@@ -138,7 +139,11 @@ def make_event_id(system: str, record_id: str, part: str = "") -> str:
     `part` distinguishes several events made from one record (a call's call_started and
     call_ended, the messages of one chat transcript).
     """
-    name = _ID_ENCODER.encode([system, record_id, part])
+    if type(system) is str and type(record_id) is str and type(part) is str:
+        # What the encoder writes for three strings, without its list machinery.
+        name = f"[{_json_str(system)},{_json_str(record_id)},{_json_str(part)}]"
+    else:
+        name = _ID_ENCODER.encode([system, record_id, part])
     # uuid.uuid5 by hand (RFC 4122 4.3: SHA-1 of namespace + name, version and variant bits
     # set): the same id, without building a json.JSONEncoder and a UUID object per call.
     digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8"), usedforsecurity=False)

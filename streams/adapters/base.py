@@ -232,6 +232,8 @@ class Identifiers:
     default_region: str | None = None
     items: list[Identifier] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # (type, value) of `items`: a set lookup instead of pydantic's field-by-field __eq__.
+    _seen: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
     def add(self, kind: IdentifierType | str, value: Any, origin: str) -> None:
         if value is None or value == "":
@@ -247,7 +249,9 @@ class Identifiers:
             reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             self.dropped.append(f"{origin}: {reason}")
             return
-        if identifier not in self.items:
+        seen = (identifier.type.value, identifier.value)
+        if seen not in self._seen:
+            self._seen.add(seen)
             self.items.append(identifier)
 
     def require(self, what: str, record_id: str | None = None) -> list[Identifier]:
@@ -337,8 +341,12 @@ def _split_json_array(text: str, source: str, content_type: str | None) -> list[
     pos = skip_ws(pos)
     if pos < n and text[pos] == "]":
         return records
+    # Line numbers counted incrementally (counting from 0 for every element is quadratic in
+    # the body size).
+    line, counted = 1, 0
     while pos < n:
-        line = text.count("\n", 0, pos) + 1
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
             _, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
@@ -361,7 +369,7 @@ def _split_json_array(text: str, source: str, content_type: str | None) -> list[
             RawRecord(
                 (rest or "]").encode("utf-8", "surrogateescape"),
                 source,
-                text.count("\n", 0, pos) + 1,
+                line + text.count("\n", counted, pos),
             )
         )
         break
