@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+import orjson
 from pydantic import ValidationError
 
 from schemas.events import Identifier, InteractionEvent
@@ -97,8 +99,21 @@ def decode_utf8(data: bytes) -> str:
         ) from None
 
 
+# An integer of 20+ digits may not fit 64 bits, which orjson turns into a float (json keeps
+# the int); such documents take the json path.
+_LONG_DIGITS = re.compile(rb"\d{20}")
+
+
 def load_json(data: bytes, what: str) -> Any:
     """Parse JSON text, telling a truncated document from other syntax errors."""
+    if not _LONG_DIGITS.search(data):
+        # orjson parses ~6x faster than json and agrees with it on every document it accepts
+        # (strict UTF-8, no BOM, no NaN/Infinity, 64-bit integers); anything it refuses goes
+        # the json way below, which accepts or refuses it with the same message as before.
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     text = decode_utf8(data).lstrip("\ufeff")
     if not text.strip():
         raise MalformedPayload(f"empty payload; expected a {what} JSON document")
