@@ -6,6 +6,7 @@ compatible; removing or retyping a field, or narrowing an enum, needs a new sche
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import datetime
@@ -22,6 +23,10 @@ SCHEMA_VERSION: Literal[1] = 1
 # ingesting the same source record twice yields the same event_id. JSON, not a separator, so
 # no two different triples can spell the same name.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d3f3c-3b7e-5a55-9a63-0c1f6b0e7a10")
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+# One encoder for every id (json.dumps with options builds a new JSONEncoder per call).
+_ID_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_json_str = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept
 
 
 class Channel(StrEnum):
@@ -114,7 +119,9 @@ class InteractionEvent(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
 
     def to_json_bytes(self) -> bytes:
-        return self.model_dump_json(exclude_none=False).encode("utf-8")
+        # The serializer's own bytes (model_dump_json decodes them to str, which we would
+        # only encode again); the same JSON.
+        return self.__pydantic_serializer__.to_json(self)
 
     @classmethod
     def from_json_bytes(cls, data: bytes) -> InteractionEvent:
@@ -132,8 +139,15 @@ def make_event_id(system: str, record_id: str, part: str = "") -> str:
     `part` distinguishes several events made from one record (a call's call_started and
     call_ended, the messages of one chat transcript).
     """
-    name = json.dumps([system, record_id, part], ensure_ascii=False, separators=(",", ":"))
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+    if type(system) is str and type(record_id) is str and type(part) is str:
+        # What the encoder writes for three strings, without its list machinery.
+        name = f"[{_json_str(system)},{_json_str(record_id)},{_json_str(part)}]"
+    else:
+        name = _ID_ENCODER.encode([system, record_id, part])
+    # uuid.uuid5 by hand (RFC 4122 4.3: SHA-1 of namespace + name, version and variant bits
+    # set): the same id, without building a json.JSONEncoder and a UUID object per call.
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8"), usedforsecurity=False)
+    return str(uuid.UUID(bytes=digest.digest()[:16], version=5))
 
 
 def to_rfc3339(moment: datetime) -> str:

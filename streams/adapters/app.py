@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from schemas.events import Channel, Direction, make_event_id
@@ -207,7 +208,7 @@ def _track_kind(event_name: str, config: AdapterConfig) -> tuple[str, Direction]
     folded = event_name.strip().lower()
 
     def listed(names: list[str]) -> bool:
-        return folded in (n.lower() for n in names)
+        return folded in _folded(tuple(names))
 
     if listed(config.purchase_events):
         return "purchase", Direction.INTERNAL
@@ -218,6 +219,12 @@ def _track_kind(event_name: str, config: AdapterConfig) -> tuple[str, Direction]
     if listed(config.error_events):
         return "app_error", Direction.INTERNAL
     return "track", Direction.INTERNAL
+
+
+@lru_cache(maxsize=64)
+def _folded(names: tuple[str, ...]) -> frozenset[str]:
+    """Lower-cased event names of a config list (folded once, not once per message)."""
+    return frozenset(n.lower() for n in names)
 
 
 def _purchase(properties: dict[str, Any], record_id: str) -> dict[str, Any]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+import orjson
 from pydantic import ValidationError
 
 from schemas.events import Identifier, InteractionEvent
@@ -97,8 +99,21 @@ def decode_utf8(data: bytes) -> str:
         ) from None
 
 
+# An integer of 20+ digits may not fit 64 bits, which orjson turns into a float (json keeps
+# the int); such documents take the json path.
+_LONG_DIGITS = re.compile(rb"\d{20}")
+
+
 def load_json(data: bytes, what: str) -> Any:
     """Parse JSON text, telling a truncated document from other syntax errors."""
+    if not _LONG_DIGITS.search(data):
+        # orjson parses ~6x faster than json and agrees with it on every document it accepts
+        # (strict UTF-8, no BOM, no NaN/Infinity, 64-bit integers); anything it refuses goes
+        # the json way below, which accepts or refuses it with the same message as before.
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     text = decode_utf8(data).lstrip("\ufeff")
     if not text.strip():
         raise MalformedPayload(f"empty payload; expected a {what} JSON document")
@@ -232,6 +247,8 @@ class Identifiers:
     default_region: str | None = None
     items: list[Identifier] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # (type, value) of `items`: a set lookup instead of pydantic's field-by-field __eq__.
+    _seen: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
     def add(self, kind: IdentifierType | str, value: Any, origin: str) -> None:
         if value is None or value == "":
@@ -247,7 +264,9 @@ class Identifiers:
             reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             self.dropped.append(f"{origin}: {reason}")
             return
-        if identifier not in self.items:
+        seen = (identifier.type.value, identifier.value)
+        if seen not in self._seen:
+            self._seen.add(seen)
             self.items.append(identifier)
 
     def require(self, what: str, record_id: str | None = None) -> list[Identifier]:
@@ -337,8 +356,12 @@ def _split_json_array(text: str, source: str, content_type: str | None) -> list[
     pos = skip_ws(pos)
     if pos < n and text[pos] == "]":
         return records
+    # Line numbers counted incrementally (counting from 0 for every element is quadratic in
+    # the body size).
+    line, counted = 1, 0
     while pos < n:
-        line = text.count("\n", 0, pos) + 1
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
             _, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
@@ -361,7 +384,7 @@ def _split_json_array(text: str, source: str, content_type: str | None) -> list[
             RawRecord(
                 (rest or "]").encode("utf-8", "surrogateescape"),
                 source,
-                text.count("\n", 0, pos) + 1,
+                line + text.count("\n", counted, pos),
             )
         )
         break

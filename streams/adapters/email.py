@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header, make_header
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -126,7 +127,7 @@ def adapt(
     if not data.strip() or not _HEADER_LINE.match(first_line):
         raise MalformedPayload("not an RFC 5322 message: it does not start with a header field")
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(data)
+        msg = BytesParser(policy=_message_policy()).parsebytes(data)
     except Exception as exc:  # noqa: BLE001 - the parser is lenient; this is a last resort
         raise MalformedPayload(f"unparseable RFC 5322 message: {exc}") from None
     assert isinstance(msg, EmailMessage)
@@ -141,7 +142,8 @@ def adapt(
     if not senders:
         raise MissingIdentity("the message has no From address", record_id)
     from_name, from_addr = senders[0]
-    recipients = _addresses(raw.get("to", "")) + _addresses(raw.get("cc", ""))
+    to, cc = _addresses(raw.get("to", "")), _addresses(raw.get("cc", ""))
+    recipients = to + cc
 
     identifiers = Identifiers(config.default_phone_region)
     own_recipients = [a for _, a in recipients if config.is_own_email(a)]
@@ -171,8 +173,8 @@ def adapt(
         "subject": _decode(raw.get("subject", "")) or None,
         "from": from_addr,
         "from_name": from_name or None,
-        "to": [a for _, a in _addresses(raw.get("to", ""))],
-        "cc": [a for _, a in _addresses(raw.get("cc", ""))],
+        "to": [a for _, a in to],
+        "cc": [a for _, a in cc],
         "in_reply_to_message_id": in_reply_to,
         "references": len(references),
         "body_format": body_format,
@@ -200,6 +202,31 @@ def adapt(
         source={"system": SYSTEM, "record_id": record_id},
     )
     return Adapted(record_id, [event])
+
+
+_REGISTRY = HeaderRegistry()
+
+
+class _ParseOnce:
+    """A header factory that parses each (name, value) once per message. `email` re-parses a
+    header on every read, and walking a message for its body and attachments reads each
+    part's Content-Type about ten times; that parsing was most of this adapter's time. The
+    memo lives for one message only (a fresh factory per message), so nothing is shared
+    between messages or threads."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, name: str, value: str) -> Any:
+        key = (name, value)
+        header = self._parsed.get(key)
+        if header is None:
+            header = self._parsed[key] = _REGISTRY(name, value)
+        return header
+
+
+def _message_policy() -> policy.EmailPolicy[EmailMessage]:
+    return policy.default.clone(header_factory=_ParseOnce())
 
 
 def _raw_headers(msg: EmailMessage) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
@@ -19,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from schemas.topics import CHANNELS
+from streams.adapters import RawRecord
 from streams.api import ApiExtension, require_scope
 from streams.api.auth import ApiKey
 from streams.ingest.kafka import ProducerConfig, make_producer
@@ -157,7 +157,10 @@ def _ingest_body(
     source = f"POST /v1/events/{channel} key={key_id}"
     records = ingestor.split(channel, body, source, content_type)
     # A request's items are numbered 1..n in order (a file's records keep their line numbers).
-    records = [replace(r, line=number) for number, r in enumerate(records, start=1)]
+    records = [
+        RawRecord(r.data, r.source, number, r.content_type)
+        for number, r in enumerate(records, start=1)
+    ]
     return ingestor.ingest_records(channel, records, stage=STAGE_HTTP)
 
 
