@@ -23,8 +23,10 @@ import io
 import json
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -98,6 +101,7 @@ class DemoRun:
     linked: dict[str, Any] = field(default_factory=dict)
     key_file: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    feast_apply: Future[str] | None = None  # started early: `feast apply` takes a minute
 
     @property
     def demo_dir(self) -> Path:
@@ -146,9 +150,24 @@ def start_stack(run: DemoRun) -> None:
 # -- 2. traffic -----------------------------------------------------------------------------
 
 
+def start_feast_apply(run: DemoRun) -> None:
+    """`feast apply` in a background thread: it needs nothing of the traffic and takes about a
+    minute, so it overlaps ingestion and stream processing; `push_features` waits for it."""
+    from feature_store.client import FeatureStoreClient
+
+    def apply() -> str:
+        with FeatureStoreClient(run.settings.feature_store) as client:
+            return client.apply()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feast-apply")
+    run.feast_apply = pool.submit(apply)
+    pool.shutdown(wait=False)
+
+
 def simulate_traffic(run: DemoRun) -> None:
     """A day of simulated traffic into <home>/demo/simulated (seeded: re-runs give the same
     records, hence the same event ids, so the stream state does not double)."""
+    start_feast_apply(run)
     from omnicx.simulate.config import Scale, SimulateConfig
     from omnicx.simulate.run import simulate
 
@@ -236,12 +255,13 @@ def ingest_files(run: DemoRun) -> None:
                 task = progress.add_task(
                     f"{src.channel} ({src.source})", total=sum(len(r) for _, r in split)
                 )
+
+                def advance(n: int, task: TaskID = task) -> None:
+                    progress.advance(task, n)
+
                 for _path, records in split:
                     result = ingestor.ingest_records(
-                        src.channel,
-                        records,
-                        stage="ingest_file",
-                        on_progress=lambda n, task=task: progress.advance(task, n),
+                        src.channel, records, stage="ingest_file", on_progress=advance
                     )
                     result.check()
                     src.read += result.read
@@ -409,9 +429,13 @@ def push_features(run: DemoRun) -> None:
     """Push every customer's real-time features to the Feast online store."""
     from feature_store.client import FeatureStoreClient
 
-    with run.console.status("feast apply (the feature repo)"):
-        client = FeatureStoreClient(run.settings.feature_store)
-        client.apply()
+    with run.console.status("waiting for feast apply (the feature repo)"):
+        if run.feast_apply is not None:
+            run.feast_apply.result(timeout=600)
+        else:
+            with FeatureStoreClient(run.settings.feature_store) as applier:
+                applier.apply()
+    client = FeatureStoreClient(run.settings.feature_store)
     try:
         rows = customer_feature_rows(run)
         with _progress(run.console) as progress:
@@ -519,10 +543,13 @@ def report(run: DemoRun) -> None:
         f"{len(channels)} channels ({', '.join(channels)})"
     )
     tl = Table("time (UTC)", "channel", "direction", "kind", "text", title="unified timeline")
+    tl.columns[0].no_wrap = True
+    tl.columns[4].no_wrap = True
+    tl.columns[4].overflow = "ellipsis"
     for e in sorted(events, key=lambda e: e.get("occurred_at", "")):
-        text = str(e.get("text") or e.get("attributes", {}).get("event") or "")
+        text = " ".join(str(e.get("text") or e.get("attributes", {}).get("event") or "").split())
         tl.add_row(
-            str(e.get("occurred_at", ""))[:19].replace("T", " "),
+            str(e.get("occurred_at", ""))[5:16].replace("T", " "),
             e.get("channel", ""),
             e.get("direction", ""),
             e.get("kind", ""),
@@ -536,18 +563,29 @@ def report(run: DemoRun) -> None:
     if linked["signals"]:
         st = Table("raised at", "signal", "severity", "reason", title="signals")
         for s in linked["signals"]:
-            st.add_row(s["raised_at"][:19], s["type"], s["severity"], s["reason"][:70])
+            st.add_row(
+                s["raised_at"][5:16].replace("T", " "), s["type"], s["severity"], s["reason"]
+            )
         console.print(st)
     else:
         console.print("  no open signals for this customer")
     if run.features_pushed:
         from feature_store.client import FeatureStoreClient
 
-        with FeatureStoreClient(run.settings.feature_store) as client:
-            online = client.online_features([linked["customer_id"]], service="personalisation_v1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Feast: "the spark data source API is ... alpha"
+            with FeatureStoreClient(run.settings.feature_store) as client:
+                online = client.online_features(
+                    [linked["customer_id"]], service="personalisation_v1"
+                )
+        values = {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in (online[0] if online else {}).items()
+            if k != "customer_id" and v is not None
+        }
         console.print(
-            f"  Feast online store (personalisation_v1, {run.features_pushed:,} customers "
-            f"pushed): {online[0] if online else 'none'}"
+            f"  Feast online store (personalisation_v1; {run.features_pushed:,} customers "
+            f"pushed): {values}"
         )
     where(run)
 
@@ -566,7 +604,7 @@ def where(run: DemoRun) -> None:
         f"  Feast repo     {s.feature_store.data_dir}/feature_store.yaml\n"
         f"  logs           {s.run_dir}/\n"
         "  query the API:\n"
-        f'    KEY=$(cat {run.key_file})\n'
+        f"    KEY=$(cat {run.key_file})\n"
         f'    curl -s -H "Authorization: Bearer $KEY" {url}/v1/customers/{cid}/timeline\n'
         f'    curl -s -H "Authorization: Bearer $KEY" {url}/v1/customers/{cid}/features\n'
         f'    curl -s -H "Authorization: Bearer $KEY" {url}/v1/customers/{cid}/signals\n'
