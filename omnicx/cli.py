@@ -131,7 +131,7 @@ def demo(
     ] = False,
     customers: Annotated[
         int, typer.Option("--customers", "-n", help="Simulated customers (a day of traffic).")
-    ] = 2_000,
+    ] = 1_500,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 7,
 ) -> None:
     """Run the main job end to end on embedded defaults and show what happened."""
