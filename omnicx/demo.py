@@ -578,12 +578,8 @@ def report(run: DemoRun) -> None:
     if run.features_pushed:
         from feature_store.client import FeatureStoreClient
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Feast: "the spark data source API is ... alpha"
-            with FeatureStoreClient(run.settings.feature_store) as client:
-                online = client.online_features(
-                    [linked["customer_id"]], service="personalisation_v1"
-                )
+        with FeatureStoreClient(run.settings.feature_store) as client:
+            online = client.online_features([linked["customer_id"]], service="personalisation_v1")
         values = {
             k: (v.isoformat() if hasattr(v, "isoformat") else v)
             for k, v in (online[0] if online else {}).items()
@@ -609,13 +605,19 @@ def where(run: DemoRun) -> None:
         f"  simulated data {run.sim_dir}  (manifest.json)\n"
         f"  Feast repo     {s.feature_store.data_dir}/feature_store.yaml\n"
         f"  logs           {s.run_dir}/\n"
-        "  query the API:\n"
+        "  query the API (the key is read from its file, so it stays out of your history):"
+    )
+    c = f"{url}/v1/customers/{cid}"
+    email = run.linked.get("person", {}).get("email", "someone@example.com")
+    auth = 'curl -s -H "Authorization: Bearer $KEY"'
+    # soft_wrap: long lines stay whole, so they can be copied into a shell.
+    console.print(
         f"    KEY=$(cat {run.key_file})\n"
-        f'    curl -s -H "Authorization: Bearer $KEY" {url}/v1/customers/{cid}/timeline\n'
-        f'    curl -s -H "Authorization: Bearer $KEY" {url}/v1/customers/{cid}/features\n'
-        f'    curl -s -H "Authorization: Bearer $KEY" {url}/v1/customers/{cid}/signals\n'
-        f'    curl -s -H "Authorization: Bearer $KEY" '
-        f"{url}/v1/identities/email/{run.linked.get('person', {}).get('email', 'x@y.z')}"
+        f"    {auth} '{c}/timeline?limit=20'\n"
+        f"    {auth} '{c}/features?as_of=last_event'\n"
+        f"    {auth} '{c}/signals?as_of=last_event'\n"
+        f"    {auth} '{url}/v1/identities/email/{email}'",
+        soft_wrap=True,
     )
 
 
@@ -635,6 +637,9 @@ def run_demo(
 ) -> DemoRun:
     """Run every step of `DEMO_STEPS` in order; returns what they found."""
     options = options or DemoOptions(down_after=down_after)
+    # Feast warns that its Spark source is alpha each time the repo loads (also in the
+    # background `feast apply` thread); it says nothing about this run.
+    warnings.filterwarnings("ignore", message="The spark data source API")
     run = DemoRun(settings, options, console)
     console.rule("[bold]omnicx demo")
     began = time.monotonic()
