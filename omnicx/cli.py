@@ -129,11 +129,16 @@ def demo(
     down_after: Annotated[
         bool, typer.Option("--down", help="Stop the stack when the demo ends.")
     ] = False,
+    customers: Annotated[
+        int, typer.Option("--customers", "-n", help="Simulated customers (a day of traffic).")
+    ] = 1_500,
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 7,
 ) -> None:
     """Run the main job end to end on embedded defaults and show what happened."""
-    from omnicx.demo import run_demo
+    from omnicx.demo import DemoOptions, run_demo
 
-    run_demo(settings(), console=console, down_after=down_after)
+    options = DemoOptions(customers=customers, seed=seed, down_after=down_after)
+    run_demo(settings(), console=console, options=options)
 
 
 def _print_status(statuses: list) -> None:

@@ -57,7 +57,10 @@ def _truncate(line: str) -> str:
 def segment_line(rec: Rec, malformed: str | None) -> str:
     data = rec.data
     if malformed == "missing_identity":
-        data = {k: v for k, v in data.items() if k not in ("anonymousId", "userId")}
+        # Identify traits (email, phone, ...) identify the customer too: drop them as well.
+        data = {k: v for k, v in data.items() if k not in ("anonymousId", "userId", "traits")}
+        if isinstance(data.get("context"), dict) and "traits" in data["context"]:
+            data["context"] = {k: v for k, v in data["context"].items() if k != "traits"}
     elif malformed == "impossible_timestamp":
         data = dict(data, timestamp="2026-02-30T25:61:00.000Z")
     line = _json_line(data)

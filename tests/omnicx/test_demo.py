@@ -1,0 +1,69 @@
+"""`omnicx demo` end to end on a small day (300 customers: the smallest seed-7 day with a
+linked-identity person): a real broker, stream workers, Customer API and Feast online store,
+started and stopped by the demo itself."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from feature_store.client import FeatureStoreClient
+from infra.procs import free_port
+from omnicx.demo import EXPECTED_SIGNALS, DemoOptions, run_demo
+from omnicx.settings import load_settings
+from tests.conftest import free_kafka_config
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_runs_the_platform_end_to_end(tmp_path: Path) -> None:
+    kafka = free_kafka_config(tmp_path / "home" / "kafka")
+    settings = load_settings(
+        home=tmp_path / "home",
+        kafka={"port": kafka.port, "controller_port": kafka.controller_port, "heap_mb": 384},
+        api={"port": free_port()},
+        streams={"web_port": free_port()},
+    )
+    out = io.StringIO()
+    console = Console(file=out, width=120)
+    run = run_demo(settings, console, options=DemoOptions(customers=300, down_after=True))
+    text = out.getvalue()
+
+    # Counts add up per channel; the simulator's malformed records, and only they, are refused.
+    assert {r.channel for r in run.ingested} == {"email", "social", "app", "phone", "chat"}
+    for r in run.ingested:
+        assert r.read == r.accepted + r.rejected > 0, r
+        if r.expected_malformed is not None:
+            assert r.rejected == r.expected_malformed, r
+    tweets = next(r for r in run.ingested if r.source == "real tweets")
+    assert (tweets.read, tweets.rejected) == (93, 0)
+    manifest_records = sum(c["records"] for c in run.manifest["channels"].values())
+    assert sum(r.read for r in run.ingested if r.source == "simulated") == manifest_records
+    events = sum(r.events for r in run.ingested)
+    # Every accepted event reached the workers' output (first run on an empty broker).
+    assert run.stream_stats["customer_events"] >= events
+
+    # Each rule the simulated journeys exercise raised at least one signal.
+    for kind in EXPECTED_SIGNALS:
+        assert run.signals_by_type[kind] >= 1, (kind, run.signals_by_type)
+
+    # The linked-identity customer is one customer across at least three channels.
+    timeline = run.linked["timeline"]
+    channels = {e["channel"] for e in timeline["events"]}
+    assert len(channels) >= 3, channels
+    assert run.linked["customer_id"].startswith("cus_")
+    assert run.linked["features"]["contacts_24h"] >= 3
+
+    # Features reached the Feast online store.
+    assert run.features_pushed > 0
+    with FeatureStoreClient(settings.feature_store) as client:
+        online = client.online_features([run.linked["customer_id"]], service="personalisation_v1")
+    assert online[0]["contacts_24h"] == run.linked["features"]["contacts_24h"]
+
+    # What the user reads: the key's path (not the secret), curl lines, the stack stopped.
+    key = (settings.home / "demo" / "api_key").read_text().strip()
+    assert key not in text and str(settings.home / "demo" / "api_key") in text
+    assert "curl -s -H" in text and "stack stopped" in text
