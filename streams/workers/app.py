@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from pydantic import ValidationError
 
 from schemas import topics as T
@@ -45,7 +47,7 @@ from streams.identity import IdentityGraph
 from streams.identity.messages import updates_for
 from streams.rules.config import RulesConfig
 from streams.rules.engine import pending_deadline, step, tick
-from streams.timeline import entry_for, insert
+from streams.timeline import BucketedTimeline, bucket_key
 from streams.workers.config import (
     CHANNELS_TABLE,
     CUSTOMERS_TABLE,
@@ -120,6 +122,7 @@ def build_app(
 ) -> faust.App:
     """The faust app for worker number `worker` (1-based; decides the web port and data dir)."""
     rules = rules or RulesConfig()
+    active_rules: RulesConfig = rules  # (named for the nested class: mypy's narrowing)
     datadir = Path(config.data_dir) / f"worker-{worker}"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -140,7 +143,12 @@ def build_app(
         key_serializer="raw",
         value_serializer="raw",
         stream_wait_empty=False,
-        producer_linger=0.02,
+        # Fewer, larger produce requests: per-request overhead dominated before batching.
+        producer_linger=0.01,
+        producer_max_batch_size=1024 * 1024,
+        producer_max_request_size=8 * 1024 * 1024,
+        # A standby replica only helps when another worker can take over.
+        table_standby_replicas=1 if config.workers > 1 else 0,
     )
     retention_s = config.timeline_retention_days * 86400.0
 
@@ -191,118 +199,110 @@ def build_app(
     deadlines: dict[str, float] = {}
     deadlines_loaded = [False]
 
-    async def run_rules(cid: str, ev: InteractionEvent) -> None:
-        """Features and rules for one event of customer `cid` (idempotent by event_id: a
-        repeated event changes nothing and re-sends the signals it raised, same ids)."""
-        record = customers.get(cid)
-        state = CustomerState.from_dict(record["state"]) if record else CustomerState(cid)
-        update, raised = step(state, ev, rules)
-        for sig in raised:
-            await signals_out.send(
-                key=cid.encode(), value=sig.to_json_bytes(), headers=signal_headers(sig)
-            )
-        for fr in update.first_responses:
-            await first_responses.send(
-                key=fr.channel.encode(), value=_envelope(first_response_json(fr))
-            )
-        if update.changed or raised:
-            customers[cid] = customer_record(
-                record, state.to_dict(), update.features, raised, config.signals_kept
-            )
-        due = pending_deadline(state, rules)
-        if due is None:
-            deadlines.pop(cid, None)
-        else:
-            deadlines[cid] = due.timestamp()
-
     @app.agent(interactions)
     async def route(stream: Any) -> None:
-        async for event in stream.events():
-            value: bytes | None = event.value
-            message = event.message
-            try:
-                if value is None:
-                    raise ValueError("empty record (tombstone) on cx.interactions.v1")
-                InteractionEvent.from_json_bytes(value)
-            except (ValidationError, ValueError) as exc:
-                rejection = Rejection(
-                    stage="identity",
-                    error_class=type(exc).__name__,
-                    message=str(exc).splitlines()[0][:500],
-                    source_topic=message.topic,
-                    source_partition=message.partition,
-                    source_offset=message.offset,
-                    rejected_at=datetime.now(UTC).isoformat(),
-                )
-                await dlq.send(key=event.key, value=value or b"", headers=rejection.headers())
-                continue
-            await identity_in.send(key=event.key, value=value, headers=message.headers)
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            for event in batch:
+                value: bytes | None = event.value
+                message = event.message
+                try:
+                    if value is None:
+                        raise ValueError("empty record (tombstone) on cx.interactions.v1")
+                    InteractionEvent.from_json_bytes(value)
+                except (ValidationError, ValueError) as exc:
+                    rejection = Rejection(
+                        stage="identity",
+                        error_class=type(exc).__name__,
+                        message=str(exc).splitlines()[0][:500],
+                        source_topic=message.topic,
+                        source_partition=message.partition,
+                        source_offset=message.offset,
+                        rejected_at=datetime.now(UTC).isoformat(),
+                    )
+                    await dlq.send(key=event.key, value=value or b"", headers=rejection.headers())
+                    continue
+                await identity_in.send(key=event.key, value=value, headers=message.headers)
 
     @app.agent(identity_in)
     async def identity(stream: Any) -> None:
-        async for raw in stream:
-            ev = InteractionEvent.from_json_bytes(raw)
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            # One overlay per batch: the graph's changelog gets one write per changed key per
+            # batch, after the batch's merge messages are acknowledged.
             node_view, comp_view = Overlay(nodes), Overlay(components)
             graph = IdentityGraph(node_view, comp_view)
-            res = graph.resolve([i.key for i in ev.identifiers], ev.occurred_at)
             pending = []
-            for upd in updates_for(res, ev.event_id, ev.occurred_at):
-                pending.append(
-                    await identity_updates.send(key=upd.key.encode(), value=upd.to_json_bytes())
-                )
-            for cid in res.revived:
-                # Tombstone: an id merged away earlier lives again.
-                pending.append(await identity_updates.send(key=cid.encode(), value=None))
-                pending.append(
-                    await resolved.send(key=cid.encode(), value=_envelope({"t": "revive"}))
-                )
-            for old, new in res.merges:
-                pending.append(
-                    await resolved.send(
-                        key=old.encode(), value=_envelope({"t": "merge", "to": new})
+            merged = False
+            for event in batch:
+                ev = InteractionEvent.from_json_bytes(event.value)
+                res = graph.resolve([i.key for i in ev.identifiers], ev.occurred_at)
+                for upd in updates_for(res, ev.event_id, ev.occurred_at):
+                    pending.append(
+                        await identity_updates.send(key=upd.key.encode(), value=upd.to_json_bytes())
                     )
+                for cid in res.revived:
+                    # Tombstone: an id merged away earlier lives again.
+                    pending.append(await identity_updates.send(key=cid.encode(), value=None))
+                    pending.append(
+                        await resolved.send(key=cid.encode(), value=_envelope({"t": "revive"}))
+                    )
+                for old, new in res.merges:
+                    merged = True
+                    pending.append(
+                        await resolved.send(
+                            key=old.encode(), value=_envelope({"t": "merge", "to": new})
+                        )
+                    )
+                out = ev.model_copy(update={"customer_id": res.customer_id})
+                await resolved.send(
+                    key=res.customer_id.encode(),
+                    value=_envelope({"t": "event", "e": out.model_dump(mode="json")}),
                 )
-            if res.merges:
+            if merged:
                 # Merges must reach the broker before the graph records them (see module doc).
                 for fut in pending:
                     await fut
+            _as_current(batch[-1])
             node_view.commit()
             comp_view.commit()
-            out = ev.model_copy(update={"customer_id": res.customer_id})
-            await resolved.send(
-                key=res.customer_id.encode(),
-                value=_envelope({"t": "event", "e": out.model_dump(mode="json")}),
-            )
 
     @app.agent(resolved)
     async def timeline(stream: Any) -> None:
-        async for event in stream.events():
-            cid = event.key.decode()
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            # Per customer (records of one key share a partition), in arrival order: the
+            # customer's timeline and feature state are read once and written once per batch.
+            groups: dict[str, list[Any]] = {}
+            for event in batch:
+                groups.setdefault(event.key.decode(), []).append(event)
+            for cid, events in groups.items():
+                await timeline_group(cid, events)
+
+    async def timeline_group(cid: str, events: list[Any]) -> None:
+        tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
+        rules_run = RulesRun(cid)
+        for event in events:
             msg = json.loads(event.value)
-            state = timelines.get(cid) or {"events": [], "to": None}
             kind = msg["t"]
             if kind == "revive":
-                if state["to"] is not None:
-                    timelines[cid] = {"events": state["events"], "to": None}
+                tl.revive()
             elif kind == "merge":
                 to = msg["to"]
                 if to == cid:
                     continue
                 futures = [
                     await resolved.send(key=to.encode(), value=_envelope(_moved(entry["e"], to)))
-                    for entry in state["events"]
+                    for entry in tl.move_to(to)
                 ]
+                # Acknowledged before the move is recorded (at the end of the group).
                 for fut in futures:
                     await fut
-                timelines[cid] = {"events": [], "to": to}
-            elif state["to"] is not None:
+            elif tl.head["to"] is not None:
                 # Already merged away: the event follows its customer.
-                to = state["to"]
+                to = tl.head["to"]
                 await resolved.send(key=to.encode(), value=_envelope(_moved(msg["e"], to)))
             else:
                 ev = InteractionEvent.model_validate(msg["e"])
-                entries, new = insert(state["events"], entry_for(ev), retention_s)
-                if new:
+                entry = {"ts": ev.occurred_at.timestamp(), "id": ev.event_id, "e": msg["e"]}
+                if tl.insert(entry, retention_s):
                     # Publish before recording: a crash in between repeats the publication
                     # (at-least-once) instead of losing it.
                     await customer_events.send(
@@ -310,9 +310,71 @@ def build_app(
                     )
                 # Features and rules run on repeats too: they are idempotent by event_id and
                 # re-send a repeated event's signals in case the first sending was lost.
-                await run_rules(cid, ev)
-                if new:
-                    timelines[cid] = {"events": entries, "to": None}
+                await rules_run.step(ev)
+        # Table writes go to the changelog partition of the current event: make it one of this
+        # customer's records (same key, same partition), whatever the batch's last one was.
+        _as_current(events[0])
+        rules_run.finish()
+        for b in tl.dirty:
+            timelines[bucket_key(cid, b)] = tl.buckets[b]
+        for b in tl.dropped:
+            key = bucket_key(cid, b)
+            if key in timelines:
+                del timelines[key]
+        if tl.head_dirty:
+            # The head last: a reader that has the head has the buckets it names.
+            timelines[cid] = tl.head
+
+    class RulesRun:
+        """Features and rules for a customer's events in one batch: the state is decoded
+        once, and the record written once (idempotent by event_id: a repeated event changes
+        nothing and re-sends the signals it raised, same ids)."""
+
+        def __init__(self, cid: str) -> None:
+            self.cid = cid
+            self.record: dict[str, Any] | None = None
+            self.state: CustomerState | None = None
+            self.raised: list[Any] = []
+            self.features: dict[str, Any] | None = None
+
+        async def step(self, ev: InteractionEvent) -> None:
+            cid = self.cid
+            if self.state is None:
+                self.record = customers.get(cid)
+                self.state = (
+                    CustomerState.from_dict(self.record["state"])
+                    if self.record
+                    else CustomerState(cid)
+                )
+            update, raised = step(self.state, ev, active_rules)
+            for sig in raised:
+                await signals_out.send(
+                    key=cid.encode(), value=sig.to_json_bytes(), headers=signal_headers(sig)
+                )
+            for fr in update.first_responses:
+                await first_responses.send(
+                    key=fr.channel.encode(), value=_envelope(first_response_json(fr))
+                )
+            if update.changed or raised:
+                self.features = update.features
+                self.raised.extend(raised)
+
+        def finish(self) -> None:
+            if self.state is None:
+                return
+            if self.features is not None:
+                customers[self.cid] = customer_record(
+                    self.record,
+                    self.state.to_dict(),
+                    self.features,
+                    self.raised,
+                    config.signals_kept,
+                )
+            due = pending_deadline(self.state, active_rules)
+            if due is None:
+                deadlines.pop(self.cid, None)
+            else:
+                deadlines[self.cid] = due.timestamp()
 
     @app.agent(first_responses)
     async def channel_response(stream: Any) -> None:
@@ -362,6 +424,11 @@ def build_app(
                 await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 
     return app
+
+
+def _as_current(event: Any) -> None:
+    """Make `event` faust's current event: table writes go to its changelog partition."""
+    _current_event.set(weakref.ref(event))
 
 
 def _envelope(obj: dict[str, Any]) -> bytes:
