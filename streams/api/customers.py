@@ -19,7 +19,7 @@ from streams.api.state import StateView
 from streams.features.channel import ChannelResponseState, channel_features
 from streams.features.customer import customer_features
 from streams.features.state import CustomerState
-from streams.timeline import conversations, newest_first, query_newest_first
+from streams.timeline import conversations, newest_first, query_newest_first, stored_count
 from streams.workers.config import (
     CHANNELS_TABLE,
     CUSTOMERS_TABLE,
@@ -183,7 +183,7 @@ def customer_routes() -> APIRouter:
         return {
             "customer_id": cid,
             "requested_id": customer_id,
-            "total_events": record.get("n", 0),
+            "total_events": stored_count(record, cid, table.get),
             "events": events,
             "conversations": conversations(events),
         }

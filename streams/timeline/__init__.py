@@ -1,6 +1,12 @@
 """The unified customer timeline (pure logic; the worker keeps it in a faust table)."""
 
-from streams.timeline.buckets import BucketedTimeline, bucket_key, bucket_of, newest_first
+from streams.timeline.buckets import (
+    BucketedTimeline,
+    bucket_key,
+    bucket_of,
+    newest_first,
+    stored_count,
+)
 from streams.timeline.timeline import (
     Entry,
     conversations,
@@ -21,4 +27,5 @@ __all__ = [
     "newest_first",
     "query",
     "query_newest_first",
+    "stored_count",
 ]

@@ -2,8 +2,9 @@
 
 Stored per customer in the `timelines` table:
 
-- the head, key `customer_id`: `{"to": survivor or None, "b": sorted bucket numbers,
-  "n": number of events, "newest": newest event time (epoch s)}`;
+- the head, key `customer_id`: `{"to": survivor or None, "b": sorted bucket numbers}`,
+  rewritten only when a day is added or dropped or the customer is merged (the event count
+  and the newest event time follow from the buckets);
 - one bucket per day of event time, key `bucket_key(customer_id, day)`: the day's entries
   (`streams.timeline.timeline.Entry`), sorted by (ts, event_id).
 
@@ -35,7 +36,7 @@ def bucket_key(customer_id: str, bucket: int) -> str:
 
 
 def new_head() -> Head:
-    return {"to": None, "b": [], "n": 0, "newest": None}
+    return {"to": None, "b": []}
 
 
 class BucketedTimeline:
@@ -62,8 +63,7 @@ class BucketedTimeline:
     def insert(self, entry: Entry, retention_s: float) -> bool:
         """Insert `entry`; True if it was new (and within retention)."""
         b = bucket_of(entry["ts"])
-        newest = self.head["newest"]
-        newest = entry["ts"] if newest is None else max(newest, entry["ts"])
+        newest = max(entry["ts"], self.newest() or entry["ts"])
         horizon = newest - retention_s
         if entry["ts"] < horizon:
             return False
@@ -75,26 +75,32 @@ class BucketedTimeline:
         self.dropped.discard(b)
         bs: list[int] = self.head["b"]
         if b not in bs:
-            bs = sorted([*bs, b])
-        self.head.update(b=bs, n=self.head["n"] + 1, newest=newest)
-        self.head_dirty = True
+            self.head["b"] = sorted([*bs, b])
+            self.head_dirty = True
         self._retain(horizon)
         return True
+
+    def newest(self) -> float | None:
+        """The newest event time held (epoch s), or None when empty."""
+        bs: list[int] = self.head["b"]
+        return self.bucket(bs[-1])[-1]["ts"] if bs else None
+
+    def count(self) -> int:
+        return sum(len(self.bucket(b)) for b in self.head["b"])
 
     def _retain(self, horizon: float) -> None:
         first = bucket_of(horizon)
         bs: list[int] = self.head["b"]
-        gone = 0
+        if not bs or bs[0] > first:
+            return
         keep = []
         for b in bs:
             if b < first:
-                gone += len(self.bucket(b))
                 self._drop(b)
             elif b == first:
                 entries = self.bucket(b)
                 kept = [e for e in entries if e["ts"] >= horizon]
                 if len(kept) != len(entries):
-                    gone += len(entries) - len(kept)
                     self.buckets[b] = kept
                     self.dirty.add(b)
                 if kept:
@@ -103,8 +109,9 @@ class BucketedTimeline:
                     self._drop(b)
             else:
                 keep.append(b)
-        if gone:
-            self.head.update(b=keep, n=self.head["n"] - gone)
+        if keep != bs:
+            self.head["b"] = keep
+            self.head_dirty = True
 
     def _drop(self, b: int) -> None:
         self.buckets.pop(b, None)
@@ -121,7 +128,7 @@ class BucketedTimeline:
         moved = list(self.entries())
         for b in list(self.head["b"]):
             self._drop(b)
-        self.head = {"to": survivor, "b": [], "n": 0, "newest": self.head["newest"]}
+        self.head = {"to": survivor, "b": []}
         self.head_dirty = True
         return moved
 
@@ -129,6 +136,11 @@ class BucketedTimeline:
         if self.head["to"] is not None:
             self.head["to"] = None
             self.head_dirty = True
+
+
+def stored_count(head: Head, customer_id: str, load: Callable[[str], list[Entry] | None]) -> int:
+    """The number of events of a stored timeline."""
+    return sum(len(load(bucket_key(customer_id, b)) or []) for b in head.get("b", []))
 
 
 def newest_first(

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import json
 import logging
-import weakref
 from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 from pydantic import ValidationError
 
 from schemas import topics as T
@@ -144,7 +142,7 @@ def build_app(
         value_serializer="raw",
         stream_wait_empty=False,
         # Fewer, larger produce requests: per-request overhead dominated before batching.
-        producer_linger=0.01,
+        producer_linger=0.02,
         producer_max_batch_size=1024 * 1024,
         producer_max_request_size=8 * 1024 * 1024,
         # A standby replica only helps when another worker can take over.
@@ -261,9 +259,9 @@ def build_app(
                 # Merges must reach the broker before the graph records them (see module doc).
                 for fut in pending:
                     await fut
-            _as_current(batch[-1])
-            node_view.commit()
-            comp_view.commit()
+            part = batch[-1].message.partition
+            await _commit_overlay(node_view, nodes, part)
+            await _commit_overlay(comp_view, components, part)
 
     @app.agent(resolved)
     async def timeline(stream: Any) -> None:
@@ -273,10 +271,17 @@ def build_app(
             groups: dict[str, list[Any]] = {}
             for event in batch:
                 groups.setdefault(event.key.decode(), []).append(event)
+            acks: list[Any] = []
+            writes: list[Any] = []
             for cid, events in groups.items():
-                await timeline_group(cid, events)
+                writes.append(await timeline_group(cid, events, acks))
+            # Moves (merges) are acknowledged before they are recorded.
+            for fut in acks:
+                await fut
+            for write in writes:
+                await write()
 
-    async def timeline_group(cid: str, events: list[Any]) -> None:
+    async def timeline_group(cid: str, events: list[Any], acks: list[Any]) -> Any:
         tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
         rules_run = RulesRun(cid)
         for event in events:
@@ -288,13 +293,12 @@ def build_app(
                 to = msg["to"]
                 if to == cid:
                     continue
-                futures = [
-                    await resolved.send(key=to.encode(), value=_envelope(_moved(entry["e"], to)))
-                    for entry in tl.move_to(to)
-                ]
-                # Acknowledged before the move is recorded (at the end of the group).
-                for fut in futures:
-                    await fut
+                for entry in tl.move_to(to):
+                    acks.append(
+                        await resolved.send(
+                            key=to.encode(), value=_envelope(_moved(entry["e"], to))
+                        )
+                    )
             elif tl.head["to"] is not None:
                 # Already merged away: the event follows its customer.
                 to = tl.head["to"]
@@ -311,19 +315,20 @@ def build_app(
                 # Features and rules run on repeats too: they are idempotent by event_id and
                 # re-send a repeated event's signals in case the first sending was lost.
                 await rules_run.step(ev)
-        # Table writes go to the changelog partition of the current event: make it one of this
-        # customer's records (same key, same partition), whatever the batch's last one was.
-        _as_current(events[0])
-        rules_run.finish()
-        for b in tl.dirty:
-            timelines[bucket_key(cid, b)] = tl.buckets[b]
-        for b in tl.dropped:
-            key = bucket_key(cid, b)
-            if key in timelines:
-                del timelines[key]
-        if tl.head_dirty:
-            # The head last: a reader that has the head has the buckets it names.
-            timelines[cid] = tl.head
+        # Changelog partition: the customer's own (records of one key share a partition).
+        part = events[0].message.partition
+
+        async def write() -> None:
+            await rules_run.finish(part)
+            for b in tl.dirty:
+                await _put(timelines, part, bucket_key(cid, b), tl.buckets[b])
+            for b in tl.dropped:
+                await _delete(timelines, part, bucket_key(cid, b))
+            if tl.head_dirty:
+                # The head last: a reader that has the head has the buckets it names.
+                await _put(timelines, part, cid, tl.head)
+
+        return write
 
     class RulesRun:
         """Features and rules for a customer's events in one batch: the state is decoded
@@ -359,17 +364,18 @@ def build_app(
                 self.features = update.features
                 self.raised.extend(raised)
 
-        def finish(self) -> None:
+        async def finish(self, partition: int) -> None:
             if self.state is None:
                 return
             if self.features is not None:
-                customers[self.cid] = customer_record(
+                record = customer_record(
                     self.record,
                     self.state.to_dict(),
                     self.features,
                     self.raised,
                     config.signals_kept,
                 )
+                await _put(customers, partition, self.cid, record)
             due = pending_deadline(self.state, active_rules)
             if due is None:
                 deadlines.pop(self.cid, None)
@@ -426,9 +432,48 @@ def build_app(
     return app
 
 
-def _as_current(event: Any) -> None:
-    """Make `event` faust's current event: table writes go to its changelog partition."""
-    _current_event.set(weakref.ref(event))
+async def _put(table: Any, partition: int, key: str, value: Any) -> None:
+    """`table[key] = value`, with the changelog record sent straight to the producer.
+
+    faust's `__setitem__` queues the changelog record in a buffer drained one record at a
+    time, and stops consuming to flush it whenever it holds more than 100 records; a batch
+    writes hundreds of keys at once. The record and the store are the same as faust's own
+    (recovery reads it back unchanged); `partition` is the source record's partition, as
+    faust would choose (tables are co-partitioned with the agent's topic).
+    """
+    table.data[key] = value
+    await table.changelog_topic.send(
+        key=key,
+        value=value,
+        partition=partition,
+        key_serializer=table.key_serializer,
+        value_serializer=table.value_serializer,
+        callback=table._on_changelog_sent,
+    )
+
+
+async def _delete(table: Any, partition: int, key: str) -> None:
+    """`del table[key]` (a tombstone in the changelog), sent as `_put` sends."""
+    if key not in table.data:
+        return
+    del table.data[key]
+    await table.changelog_topic.send(
+        key=key,
+        value=None,
+        partition=partition,
+        key_serializer=table.key_serializer,
+        value_serializer="raw",
+        callback=table._on_changelog_sent,
+    )
+
+
+async def _commit_overlay(overlay: Overlay, table: Any, partition: int) -> None:
+    for key, value in overlay.writes.items():
+        if value is Overlay._DELETED:
+            await _delete(table, partition, key)
+        else:
+            await _put(table, partition, key, value)
+    overlay.writes.clear()
 
 
 def _envelope(obj: dict[str, Any]) -> bytes:

@@ -66,7 +66,7 @@ class StreamsConfig(BaseModel):
         1000, ge=1, description="Records an agent takes at once (state written once per batch)."
     )
     batch_within_s: float = Field(
-        0.02, gt=0, description="How long an agent waits to fill a batch before processing it."
+        0.05, gt=0, description="How long an agent waits to fill a batch before processing it."
     )
     log_level: str = Field("info", description="faust worker log level.")
     tick_interval_s: float = Field(

@@ -32,7 +32,7 @@ def setup(tmp_path: Path) -> tuple[TestClient, ApiKeyStore]:
     for b in timeline.dirty:
         view.tables[TIMELINES_TABLE][bucket_key("cus_live", b)] = timeline.buckets[b]
     view.tables[TIMELINES_TABLE]["cus_live"] = timeline.head
-    view.tables[TIMELINES_TABLE]["cus_moved"] = {"to": "cus_old", "b": [], "n": 0}
+    view.tables[TIMELINES_TABLE]["cus_moved"] = {"to": "cus_old", "b": []}
     state = CustomerState("cus_live")
     update = process(state, ev.model_copy(update={"customer_id": "cus_live"}))
     view.tables[CUSTOMERS_TABLE] = {

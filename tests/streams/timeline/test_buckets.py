@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from streams.timeline import BucketedTimeline, bucket_key, insert, newest_first
+from streams.timeline import BucketedTimeline, bucket_key, insert, newest_first, stored_count
 
 pytestmark = pytest.mark.unit
 
@@ -45,7 +45,7 @@ def test_same_as_flat_timeline_in_any_order_with_repeats_and_retention(seed: int
         stored(tl, store)
     got = [e["id"] for e in newest_first(store["c"], "c", store.get)]
     assert got == [e["id"] for e in reversed(flat)]
-    assert store["c"]["n"] == len(flat)
+    assert stored_count(store["c"], "c", store.get) == len(flat)
     # Retention really dropped something, and whole days left the store.
     assert 0 < len(flat) < 300
     assert len([k for k in store if k.startswith("c#")]) == len(store["c"]["b"])
@@ -63,7 +63,7 @@ def test_move_to_survivor_empties_and_redirects() -> None:
     moved = tl.move_to("new")
     assert [e["id"] for e in moved] == ["e0000", "e0001", "e0002"]
     stored(tl, store)
-    assert store == {"old": {"to": "new", "b": [], "n": 0, "newest": 3 * DAY}}
+    assert store == {"old": {"to": "new", "b": []}}
     tl = BucketedTimeline("old", store["old"], store.get)
     tl.revive()
     assert tl.head["to"] is None and tl.head_dirty
