@@ -2,13 +2,14 @@
 
 Flow (docs/streams.md has the picture):
 
-1. `route` (cx.interactions.v1, 6 partitions): validate; reject to cx.dlq.v1; forward the raw
+1. `route` (cx.interactions.v1, 6 partitions): reject tombstones to cx.dlq.v1; forward the raw
    bytes to `<app>-identity-in`, a **single-partition** internal topic. Identity is a global
    property (an event on partition 2 can merge customers first seen on partitions 0 and 5), so
    one worker at a time owns the whole identity graph; the other workers share everything
    else. This is the pragmatic choice for one machine; the graph is changelog-backed, so the
    owner can move on a rebalance or crash.
-2. `identity` (`<app>-identity-in`): resolve the event's identifiers in the identity graph
+2. `identity` (`<app>-identity-in`): parse and validate (rejects to cx.dlq.v1 with the source
+   position `route` passed on); resolve the event's identifiers in the identity graph
    (two faust tables); publish links and merges on cx.identity.v1; send the event, and any
    merge/revive instructions, to `<app>-resolved` keyed by customer_id.
 3. `timeline` (`<app>-resolved`, 6 partitions, keyed by customer_id): insert into the
@@ -197,29 +198,40 @@ def build_app(
     deadlines: dict[str, float] = {}
     deadlines_loaded = [False]
 
+    async def reject(
+        key: bytes | None, value: bytes | None, exc: Exception, partition: int, offset: int
+    ) -> None:
+        rejection = Rejection(
+            stage="identity",
+            error_class=type(exc).__name__,
+            message=str(exc).splitlines()[0][:500],
+            source_topic=config.interactions_topic,
+            source_partition=partition,
+            source_offset=offset,
+            rejected_at=datetime.now(UTC).isoformat(),
+        )
+        await dlq.send(key=key, value=value or b"", headers=rejection.headers())
+
     @app.agent(interactions)
     async def route(stream: Any) -> None:
+        # Forward the raw bytes with their source position; the identity agent parses (once)
+        # and rejects what does not validate.
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
             for event in batch:
-                value: bytes | None = event.value
                 message = event.message
-                try:
-                    if value is None:
-                        raise ValueError("empty record (tombstone) on cx.interactions.v1")
-                    InteractionEvent.from_json_bytes(value)
-                except (ValidationError, ValueError) as exc:
-                    rejection = Rejection(
-                        stage="identity",
-                        error_class=type(exc).__name__,
-                        message=str(exc).splitlines()[0][:500],
-                        source_topic=message.topic,
-                        source_partition=message.partition,
-                        source_offset=message.offset,
-                        rejected_at=datetime.now(UTC).isoformat(),
+                if event.value is None:
+                    await reject(
+                        event.key,
+                        None,
+                        ValueError("empty record (tombstone) on cx.interactions.v1"),
+                        message.partition,
+                        message.offset,
                     )
-                    await dlq.send(key=event.key, value=value or b"", headers=rejection.headers())
                     continue
-                await identity_in.send(key=event.key, value=value, headers=message.headers)
+                source = f"{message.partition}:{message.offset}".encode()
+                await identity_in.send(
+                    key=event.key, value=event.value, headers=[(_SOURCE_HEADER, source)]
+                )
 
     @app.agent(identity_in)
     async def identity(stream: Any) -> None:
@@ -231,7 +243,12 @@ def build_app(
             pending = []
             merged = False
             for event in batch:
-                ev = InteractionEvent.from_json_bytes(event.value)
+                try:
+                    ev = InteractionEvent.from_json_bytes(event.value)
+                except (ValidationError, ValueError) as exc:
+                    partition, offset = _source_of(event.message.headers)
+                    await reject(event.key, event.value, exc, partition, offset)
+                    continue
                 res = graph.resolve([i.key for i in ev.identifiers], ev.occurred_at)
                 for upd in updates_for(res, ev.event_id, ev.occurred_at):
                     pending.append(
@@ -430,6 +447,19 @@ def build_app(
                 await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 
     return app
+
+
+_SOURCE_HEADER = "omnicx-source"
+
+
+def _source_of(headers: Any) -> tuple[int, int]:
+    """(partition, offset) on the interactions topic, from the header `route` adds."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or [])
+    for key, value in pairs:
+        if key == _SOURCE_HEADER:
+            partition, offset = value.decode().split(":")
+            return int(partition), int(offset)
+    return -1, -1
 
 
 async def _put(table: Any, partition: int, key: str, value: Any) -> None:
