@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from schemas.topics import DLQ, ERASURES, INTERACTIONS
+from schemas.topics import DLQ, ERASURES, IDENTITY, INTERACTIONS
 
 
 class LakehouseConfig(BaseModel):
@@ -23,6 +23,9 @@ class LakehouseConfig(BaseModel):
     dlq_topic: str = Field(DLQ, description="Dead-letter topic ingested as bronze.rejections.")
     erasures_topic: str = Field(
         ERASURES, description="Erasure requests; their identifier hashes are suppressed."
+    )
+    identity_topic: str = Field(
+        IDENTITY, description="Compacted identity links; erasure tombstones their identifiers."
     )
     max_offsets_per_partition: int | None = Field(
         None,
