@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.errors import InfraError
+from omnicx.cli_lakehouse import register as register_lakehouse
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
@@ -140,6 +141,9 @@ def _print_status(statuses: list) -> None:
             )
         table.add_row(s.name, s.address, "[green]yes[/]" if s.up else "[red]no[/]", extra)
     console.print(table)
+
+
+register_lakehouse(app)  # lake run, report, erase
 
 
 def main() -> None:

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         description="Brand accounts: posts by these are outbound (comma-separated).",
     )
     sla_minutes: int = Field(60, ge=1, description="First-response SLA in minutes.")
+    dagster_port: int = Field(
+        3000, description="Dagster webserver port (omnicx up --with-dagster)."
+    )
 
     @field_validator(
         "own_email_domains", "own_email_addresses", "own_social_handles", mode="before"

@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 from jobs.config import LakehouseConfig
 from schemas.cloudevents import interaction_headers
 from schemas.events import InteractionEvent, make_event_id
-from schemas.topics import DLQ, ERASURES, INTERACTIONS, topic
+from schemas.topics import DLQ, ERASURES, IDENTITY, INTERACTIONS, topic
 
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -103,6 +103,7 @@ def private_topics(bootstrap: str, partitions: int | None = None) -> dict[str, s
         ("interactions_topic", INTERACTIONS),
         ("dlq_topic", DLQ),
         ("erasures_topic", ERASURES),
+        ("identity_topic", IDENTITY),
     ):
         spec = topic(name)
         spec = replace(spec, name=f"{name}.{suffix}", partitions=partitions or spec.partitions)
