@@ -106,7 +106,18 @@ def _purge(spark: SparkSession, path: str) -> int:
 
     spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
     before = DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
-    spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
+    # The session keeps Delta's retention guard on; erasure must remove the files holding the
+    # deleted rows now, so it lowers the guard for this VACUUM only and restores it.
+    guard = "spark.databricks.delta.retentionDurationCheck.enabled"
+    previous = spark.conf.get(guard, None)
+    spark.conf.set(guard, "false")
+    try:
+        spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
+    finally:
+        if previous is None:
+            spark.conf.unset(guard)
+        else:
+            spark.conf.set(guard, previous)
     history = DeltaTable.forPath(spark, path).history(4).collect()
     removed = 0
     for row in history:
