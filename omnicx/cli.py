@@ -13,6 +13,7 @@ from rich.table import Table
 from infra.errors import InfraError
 from omnicx import cli_ingest
 from omnicx.cli_features import features_app
+from omnicx.cli_lakehouse import register as register_lakehouse
 from omnicx.cli_simulate import simulate_command
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
@@ -151,6 +152,9 @@ def _print_status(statuses: list) -> None:
             )
         table.add_row(s.name, s.address, "[green]yes[/]" if s.up else "[red]no[/]", extra)
     console.print(table)
+
+
+register_lakehouse(app)  # lake run, report, erase
 
 
 def main() -> None:

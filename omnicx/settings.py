@@ -95,6 +95,9 @@ class Settings(BaseSettings):
         default_factory=lambda: RulesConfig(),
         description="Outreach rules: thresholds, cooldowns, severity, recommended actions.",
     )
+    dagster_port: int = Field(
+        3000, description="Dagster webserver port (omnicx up --with-dagster)."
+    )
 
     @field_validator(
         "own_email_domains", "own_email_addresses", "own_social_handles", mode="before"

@@ -203,12 +203,88 @@ class ApiComponent:
         return ComponentStatus(self.name, pid is not None, url, {"url": url, "pid": pid})
 
 
+class DagsterComponent:
+    """Dagster webserver and daemon over the lakehouse definitions (`omnicx.dagster_defs`),
+    with DAGSTER_HOME under <home>/dagster (the repo's dagster.yaml copied there)."""
+
+    name = "dagster"
+
+    def __init__(self, settings: Settings, port: int = 3000) -> None:
+        import shutil
+        import sys
+        from pathlib import Path
+
+        from infra.procs import ManagedProcess
+
+        self.settings = settings
+        self.port = port
+        self.home = settings.home / "dagster"
+        self._copy = lambda: shutil.copy(
+            Path(__file__).resolve().parent.parent / "dagster.yaml", self.home / "dagster.yaml"
+        )
+        bin_dir = Path(sys.executable).parent
+        env = {"DAGSTER_HOME": str(self.home)}
+        run = settings.run_dir
+        self.procs = [
+            ManagedProcess(
+                name="dagster webserver",
+                argv=[
+                    str(bin_dir / "dagster-webserver"),
+                    "-m",
+                    "omnicx.dagster_defs",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
+                pidfile=run / "dagster-webserver.pid",
+                logfile=run / "dagster-webserver.log",
+                marker="dagster-webserver",
+                cwd=settings.home.parent,
+                env=env,
+            ),
+            ManagedProcess(
+                name="dagster daemon",
+                argv=[str(bin_dir / "dagster-daemon"), "run", "-m", "omnicx.dagster_defs"],
+                pidfile=run / "dagster-daemon.pid",
+                logfile=run / "dagster-daemon.log",
+                marker="dagster-daemon",
+                cwd=settings.home.parent,
+                env=env,
+            ),
+        ]
+
+    def start(self) -> None:
+        from infra.procs import port_is_free
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        self._copy()
+        for proc in self.procs:
+            if not proc.is_running():
+                proc.start()
+        self.procs[0].wait_until(
+            lambda: not port_is_free("127.0.0.1", self.port), 180, f"port {self.port}"
+        )
+
+    def stop(self, purge: bool = False) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+    def status(self) -> ComponentStatus:
+        up = all(p.is_running() for p in self.procs)
+        address = f"http://127.0.0.1:{self.port}"
+        return ComponentStatus(self.name, up, address, {"url": address, "home": str(self.home)})
+
+
 def build_components(settings: Settings, with_dagster: bool = False) -> list[Component]:
     """The stack's components in start order."""
     components: list[Component] = [KafkaComponent(settings)]
     if settings.online_store == "redis":
         components.append(RedisComponent(settings))
     components += [StreamWorkersComponent(settings), ApiComponent(settings)]
+    if with_dagster:
+        components.append(DagsterComponent(settings, settings.dagster_port))
     return components
 
 

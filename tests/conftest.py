@@ -57,8 +57,17 @@ def spark(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
     """One real local SparkSession with Delta for the whole test session."""
     from infra.spark import build_spark_session
 
+    # Test data is a few rows: one shuffle partition (and default parallelism 1) avoids
+    # scheduling empty tasks on two shared cores.
     session = build_spark_session(
-        SparkConfig(local_dir=tmp_path_factory.mktemp("spark-local"), driver_memory="1g")
+        SparkConfig(
+            local_dir=tmp_path_factory.mktemp("spark-local"),
+            driver_memory="1g",
+            shuffle_partitions=1,
+            # Delta's VACUUM lists files with this many tasks (default 10000): minutes of empty
+            # tasks per table on a test lake of a few files.
+            extra_conf={"spark.sql.sources.parallelPartitionDiscovery.parallelism": "2"},
+        )
     )
     yield session
     session.stop()

@@ -1,0 +1,153 @@
+"""Lakehouse throughput: bronze (Kafka -> Delta), silver (identity graph + timeline MERGE) and
+gold (KPIs) over generated events on a fresh broker and lake; then the core KPI query over the
+same Parquet files in Spark SQL and in DuckDB (the peer a user would pick for one machine).
+
+Size: OMNICX_BENCH_LAKE_EVENTS (default 20,000; the shared 2-core machine cannot run 1,000,000
+through Spark in a couple of minutes).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import local_broker, ratio, report
+
+CORE_KPIS = """
+WITH c AS (
+  SELECT conversation_key, min(occurred_at) AS started_at
+  FROM timeline WHERE direction = 'inbound' GROUP BY conversation_key
+), s AS (
+  SELECT t.conversation_key, t.channel, t.tenant, t.customer_id, c.started_at
+  FROM timeline t JOIN c ON t.conversation_key = c.conversation_key
+   AND t.occurred_at = c.started_at AND t.direction = 'inbound'
+), r AS (
+  SELECT s.conversation_key, min(t.occurred_at) AS first_out
+  FROM s JOIN timeline t ON t.conversation_key = s.conversation_key
+  WHERE t.direction = 'outbound' AND t.occurred_at >= s.started_at GROUP BY s.conversation_key
+), f AS (
+  SELECT s.*, {epoch}(r.first_out) - {epoch}(s.started_at) AS frs
+  FROM s LEFT JOIN r ON s.conversation_key = r.conversation_key
+)
+SELECT CAST(started_at AS DATE) AS day, channel, tenant,
+  count(DISTINCT conversation_key) AS opened, count(frs) AS answered,
+  {p}(frs, 0.5) AS p50, {p}(frs, 0.9) AS p90,
+  avg(CASE WHEN frs <= 3600 THEN 1.0 ELSE 0.0 END) AS sla
+FROM f GROUP BY 1, 2, 3
+"""
+
+
+def generate(n: int, seed: int = 7) -> list:  # type: ignore[type-arg]
+    """n canonical events: conversations of 1-4 inbound messages with replies, on five
+    channels and three tenants, over ~30 days, ~n/6 customers."""
+    from schemas.events import InteractionEvent, make_event_id
+
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    channels = ["email", "chat", "social", "phone", "app"]
+    customers = max(10, n // 6)
+    events: list[InteractionEvent] = []
+    conv = 0
+    while len(events) < n:
+        conv += 1
+        who = rng.randrange(customers)
+        channel = rng.choice(channels)
+        t = start + timedelta(minutes=rng.randrange(30 * 24 * 60))
+        for k in range(rng.randint(1, 4)):
+            direction = "inbound" if k % 2 == 0 else "outbound"
+            t += timedelta(minutes=rng.expovariate(1 / 45))
+            events.append(
+                InteractionEvent(
+                    event_id=make_event_id("bench", f"{conv}-{k}"),
+                    occurred_at=t,
+                    ingested_at=t,
+                    channel=channel,
+                    direction=direction,
+                    kind="message",
+                    conversation_id=f"c{conv}",
+                    identifiers=[{"type": "email", "value": f"u{who}@example.com"}],
+                    tenant=f"brand{who % 3}",
+                    text="thanks, that was great" if direction == "inbound" and k == 0 else None,
+                    source={"system": "bench", "record_id": f"{conv}-{k}"},
+                )
+            )
+    return events[:n]
+
+
+def main() -> None:
+    import duckdb
+    from kafka import KafkaProducer
+
+    from infra.spark import SparkConfig, build_spark_session
+    from jobs.bronze.ingest import ingest_interactions
+    from jobs.config import LakehouseConfig
+    from jobs.gold.kpis import refresh_kpis
+    from jobs.silver.identity import refresh_identity_graph
+    from jobs.silver.timeline import refresh_timeline
+    from omnicx.topics import apply_topics
+
+    n = int(os.environ.get("OMNICX_BENCH_LAKE_EVENTS", "20000"))
+    report("lakehouse_events", n, "events")
+    tmp = Path(tempfile.mkdtemp(prefix="omnicx-lake-bench-"))
+    events = generate(n)
+    with local_broker(tmp / "kafka") as (kafka, _cold):
+        apply_topics(kafka.bootstrap)
+        producer = KafkaProducer(
+            bootstrap_servers=kafka.bootstrap, linger_ms=20, batch_size=256 * 1024
+        )
+        for ev in events:
+            producer.send(
+                "cx.interactions.v1",
+                key=ev.primary_identifier.key.encode(),
+                value=ev.to_json_bytes(),
+            )
+        producer.flush()
+        producer.close()
+        spark = build_spark_session(SparkConfig(local_dir=tmp / "spark", driver_memory="2g"))
+        config = LakehouseConfig(lake_dir=tmp / "lake", kafka_bootstrap=kafka.bootstrap)
+
+        t0 = time.perf_counter()
+        result = ingest_interactions(spark, config)
+        bronze_s = time.perf_counter() - t0
+        report("bronze_rows_per_s", result.accepted / bronze_s, "rows/s")
+
+        t0 = time.perf_counter()
+        refresh_identity_graph(spark, config)
+        metrics = refresh_timeline(spark, config)
+        silver_s = time.perf_counter() - t0
+        report("silver_rows_per_s", metrics["rows"] / silver_s, "rows/s")
+
+        t0 = time.perf_counter()
+        refresh_kpis(spark, config)
+        report("gold_kpis_seconds", time.perf_counter() - t0, "s")
+
+        files = sorted(
+            str(p) for p in config.table_path("silver/customer_timeline").rglob("*.parquet")
+        )
+        spark.read.parquet(*files).createOrReplaceTempView("timeline")
+        spark_sql = CORE_KPIS.format(p="percentile", epoch="unix_seconds")
+        t0 = time.perf_counter()
+        spark_rows = spark.sql(spark_sql).collect()
+        spark_s = time.perf_counter() - t0
+        report("spark_core_kpis_seconds", spark_s, "s")
+
+        con = duckdb.connect()
+        listed = ", ".join(f"'{f}'" for f in files)
+        con.execute(f"CREATE VIEW timeline AS SELECT * FROM read_parquet([{listed}])")
+        duck_sql = CORE_KPIS.format(p="quantile_cont", epoch="epoch")
+        t0 = time.perf_counter()
+        duck_rows = con.execute(duck_sql).fetchall()
+        duck_s = time.perf_counter() - t0
+        report("duckdb_core_kpis_seconds", duck_s, "s", peer="spark_core_kpis_seconds")
+        ratio("spark_over_duckdb_core_kpis", spark_s, duck_s, "duckdb")
+        if len(spark_rows) != len(duck_rows):
+            print(f"WARNING: Spark {len(spark_rows)} rows, DuckDB {len(duck_rows)} rows")
+        spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Bronze: Kafka topics into append-only Delta tables, exactly once per offset."""

@@ -1,0 +1,169 @@
+"""Right to be forgotten in the lake: delete a customer from every Delta table and purge the
+files that held them, then tell everyone else (cx.erasures.v1, tombstones on cx.identity.v1).
+
+Order matters: the erasure request is published first, so bronze stops ingesting the
+customer's identifiers (the suppression list) before their rows are deleted; a bronze run racing
+the erasure cannot bring them back. Deleted rows live on in older Parquet files (and deletion
+vectors) until those are purged: `REORG ... APPLY (PURGE)` rewrites files with deletion vectors
+and `VACUUM ... RETAIN 0 HOURS` removes every file no longer in the current version, so time
+travel to before the erasure is gone too (on purpose).
+
+Hooks: other stores (the Feast online store, stream worker state) register a callable in
+`ERASURE_HOOKS`; each is called with the request after the lake is clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from kafka import KafkaProducer
+
+from jobs.config import LakehouseConfig
+from jobs.errors import UnknownCustomer
+from jobs.tables import (
+    BRONZE_INTERACTIONS_SPEC,
+    GOLD_CUSTOMER_FEATURES_DAILY_SPEC,
+    SILVER_CUSTOMER_TIMELINE_SPEC,
+    SILVER_IDENTITY_GRAPH_SPEC,
+    TableSpec,
+    ensure_table,
+)
+from schemas.erasure import ErasureRequest
+from schemas.identity import identifier_hash
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+ErasureHook = Callable[[ErasureRequest], None]
+# Stores outside the lake register here (feature_store's online-store erase, stream state).
+ERASURE_HOOKS: list[ErasureHook] = []
+
+
+@dataclass
+class ErasureResult:
+    """What an erasure removed."""
+
+    customer_id: str
+    identifier_keys: list[str]
+    deleted_rows: dict[str, int] = field(default_factory=dict)
+    files_removed: dict[str, int] = field(default_factory=dict)
+    tombstones: int = 0
+
+
+def customer_identifiers(
+    spark: SparkSession, config: LakehouseConfig, customer_id: str
+) -> list[str]:
+    """The identifier keys of `customer_id` in silver.identity_graph."""
+    graph = spark.read.format("delta").load(ensure_table(spark, config, SILVER_IDENTITY_GRAPH_SPEC))
+    rows = graph.where(graph.customer_id == customer_id).select("identifier_key").collect()
+    return sorted(r.identifier_key for r in rows)
+
+
+def publish_erasure(
+    config: LakehouseConfig, customer_id: str, identifier_keys: list[str], reason: str
+) -> tuple[ErasureRequest, int]:
+    """Write the request to cx.erasures.v1 and tombstone the identifiers on cx.identity.v1;
+    returns the request and the number of tombstones."""
+    request = ErasureRequest(
+        customer_id=customer_id,
+        identifier_hashes=[identifier_hash(k) for k in identifier_keys],
+        requested_at=datetime.now(UTC),
+        reason=reason,
+    )
+    producer = KafkaProducer(bootstrap_servers=config.kafka_bootstrap, acks="all")
+    try:
+        producer.send(
+            config.erasures_topic, key=customer_id.encode(), value=request.to_json_bytes()
+        )
+        for key in identifier_keys:
+            producer.send(config.identity_topic, key=key.encode(), value=None)
+        producer.flush()
+    finally:
+        producer.close()
+    return request, len(identifier_keys)
+
+
+def _delete(spark: SparkSession, config: LakehouseConfig, spec: TableSpec, condition: str) -> int:
+    from delta.tables import DeltaTable
+
+    path = ensure_table(spark, config, spec)
+    table = DeltaTable.forPath(spark, path)
+    before = table.history(1).collect()[0]["version"]
+    table.delete(condition)
+    row = table.history(1).collect()[0]
+    if row["version"] == before:
+        return 0
+    return int((row["operationMetrics"] or {}).get("numDeletedRows", 0))
+
+
+def _purge(spark: SparkSession, path: str) -> int:
+    """Rewrite files with deletion vectors and delete every unreferenced file; returns files
+    removed by VACUUM."""
+    from delta.tables import DeltaTable
+
+    spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
+    before = DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
+    # The session keeps Delta's retention guard on; erasure must remove the files holding the
+    # deleted rows now, so it lowers the guard for this VACUUM only and restores it.
+    guard = "spark.databricks.delta.retentionDurationCheck.enabled"
+    previous = spark.conf.get(guard, None)
+    spark.conf.set(guard, "false")
+    try:
+        spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
+    finally:
+        if previous is None:
+            spark.conf.unset(guard)
+        else:
+            spark.conf.set(guard, previous)
+    history = DeltaTable.forPath(spark, path).history(4).collect()
+    removed = 0
+    for row in history:
+        if row["version"] > before and row["operation"] == "VACUUM END":
+            removed += int((row["operationMetrics"] or {}).get("numDeletedFiles", 0))
+    return removed
+
+
+def erase_customer(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    customer_id: str,
+    reason: str = "data subject request",
+    progress: Callable[[str], None] | None = None,
+) -> ErasureResult:
+    """Erase `customer_id` from Kafka-facing state and every Delta table.
+
+    Raises:
+        UnknownCustomer: the identity graph does not know the customer.
+    """
+    say = progress or (lambda _m: None)
+    keys = customer_identifiers(spark, config, customer_id)
+    if not keys:
+        raise UnknownCustomer(
+            f"{customer_id} is not in silver.identity_graph: run the lakehouse jobs first or "
+            "check the id"
+        )
+    say("publishing the erasure request")
+    _request, tombstones = publish_erasure(config, customer_id, keys, reason)
+    result = ErasureResult(customer_id, keys, tombstones=tombstones)
+    listed = ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
+    by_identifier = f"exists(identifiers, i -> concat(i.type, ':', i.value) IN ({listed}))"
+    by_customer = f"customer_id = '{customer_id}'"
+    targets = [
+        (BRONZE_INTERACTIONS_SPEC, by_identifier),
+        (SILVER_IDENTITY_GRAPH_SPEC, by_customer),
+        (SILVER_CUSTOMER_TIMELINE_SPEC, f"{by_customer} OR {by_identifier}"),
+        (GOLD_CUSTOMER_FEATURES_DAILY_SPEC, by_customer),
+    ]
+    # Delete everywhere before purging anywhere, so an interrupted erasure is re-run whole.
+    for spec, condition in targets:
+        say(f"deleting from {spec.name}")
+        result.deleted_rows[spec.name] = _delete(spark, config, spec, condition)
+    for spec, _ in targets:
+        say(f"purging files of {spec.name}")
+        result.files_removed[spec.name] = _purge(spark, spec.path(config))
+    for hook in ERASURE_HOOKS:
+        hook(_request)
+    return result
