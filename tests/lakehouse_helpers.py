@@ -5,12 +5,13 @@ each other's records."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import KafkaProducer
 
 from jobs.config import LakehouseConfig
@@ -197,3 +198,29 @@ def twcs_events(path: Path) -> list[InteractionEvent]:
                 )
             )
     return events
+
+
+# The lake tests handle a few rows per query: compiling generated Java for every projection
+# costs far more than interpreting it (minutes per test on two busy cores). The session is
+# shared with other areas' tests, so the settings are restored afterwards.
+_FAST_SMALL_DATA = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+
+
+@pytest.fixture(autouse=True)
+def interpreted_spark(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "spark" not in request.fixturenames:
+        yield
+        return
+    spark = request.getfixturevalue("spark")
+    before = {key: spark.conf.get(key, None) for key in _FAST_SMALL_DATA}
+    for key, value in _FAST_SMALL_DATA.items():
+        spark.conf.set(key, value)
+    yield
+    for key, value in before.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
