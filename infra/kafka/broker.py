@@ -33,6 +33,19 @@ MAIN_CLASS = "kafka.Kafka"
 log = logging.getLogger(__name__)
 
 
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a 22-character URL-safe base64 UUID (a hex GUID is refused).
+
+    Like Kafka's own ``Uuid.randomUuid``, never one that starts with ``-``: kafka-storage's
+    argument parser would take ``-t -abc...`` for two options and fail with "expected one
+    argument" (this broke one CI run in 64).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
 class KafkaConfig(BaseModel):
     """Where and how the local Kafka broker (or cluster) runs."""
 
@@ -260,10 +273,13 @@ class LocalKafka:
     def _cluster_id(self) -> str:
         path = self.data_dir / "cluster.id"
         if path.exists():
-            return path.read_text().strip()
+            stored = path.read_text().strip()
+            # An id starting with "-" is read by kafka-storage as an option and never formatted
+            # anything (format is skipped once meta.properties exists), so it is safe to replace.
+            if stored and not stored.startswith("-"):
+                return stored
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # KRaft wants a 22-character URL-safe base64 UUID; a hex GUID is refused.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         path.write_text(cluster_id + "\n")
         return cluster_id
 
