@@ -24,6 +24,7 @@ import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 import httpx
@@ -42,6 +43,7 @@ from schemas.identity import customer_id_for
 from streams.api import ApiConfig, ApiKeyStore, create_app
 from streams.api.customers import customer_api, state_view_for
 from streams.api.state import StateView
+from streams.timeline import newest_first
 from streams.workers.config import TIMELINES_TABLE, StreamsConfig, worker_argv
 
 N_EVENTS = 3000
@@ -174,8 +176,11 @@ async def freshness(bootstrap: str, config: StreamsConfig, rate: float) -> list[
 def _collect(view: StateView, sent: dict[str, tuple[str, float]], out: list[float]) -> None:
     now = time.perf_counter()
     for eid, (cid, at) in list(sent.items()):
-        record = view.get(TIMELINES_TABLE, cid)
-        if record and any(e["id"] == eid for e in record["events"][-60:]):
+        head = view.get(TIMELINES_TABLE, cid)
+        if head and any(
+            e["id"] == eid
+            for e in islice(newest_first(head, cid, view.tables[TIMELINES_TABLE].get), 60)
+        ):
             out.append((now - at) * 1000)
             del sent[eid]
 

@@ -19,7 +19,7 @@ from streams.api.state import StateView
 from streams.features.channel import ChannelResponseState, channel_features
 from streams.features.customer import customer_features
 from streams.features.state import CustomerState
-from streams.timeline import conversations, query
+from streams.timeline import conversations, newest_first, query_newest_first, stored_count
 from streams.workers.config import (
     CHANNELS_TABLE,
     CUSTOMERS_TABLE,
@@ -58,6 +58,22 @@ def _live_timeline(view: StateView, customer_id: str) -> tuple[str, dict[str, An
     return cid, view.get(TIMELINES_TABLE, cid)
 
 
+_STATES: dict[int, tuple[dict[str, Any], CustomerState]] = {}
+
+
+def _state_of(record: dict[str, Any]) -> CustomerState:
+    """The decoded feature state of a customer record, decoded once per record version (the
+    follower replaces a record object when its changelog moves; reads never change state)."""
+    cached = _STATES.get(id(record))
+    if cached is not None and cached[0] is record:
+        return cached[1]
+    if len(_STATES) > 100_000:
+        _STATES.clear()
+    state = CustomerState.from_dict(record["state"])
+    _STATES[id(record)] = (record, state)
+    return state
+
+
 AsOf = Literal["now", "last_event"]
 AS_OF_HELP = (
     "now: windows end at the wall clock (live serving); last_event: they end at the latest "
@@ -90,8 +106,7 @@ def customer_routes() -> APIRouter:
         if as_of == "last_event":
             values = record["features"]
         else:
-            state = CustomerState.from_dict(record["state"])
-            values = features_json(customer_features(state, datetime.now(UTC)))
+            values = features_json(customer_features(_state_of(record), datetime.now(UTC)))
         return {"customer_id": cid, "requested_id": customer_id, "as_of": as_of, "features": values}
 
     @router.get(
@@ -108,7 +123,7 @@ def customer_routes() -> APIRouter:
         if as_of == "now":
             ref = datetime.now(UTC)
         else:
-            clock = CustomerState.from_dict(record["state"]).clock_at
+            clock = _state_of(record).clock_at
             ref = clock or datetime.now(UTC)
         open_signals = [
             s for s in record["signals"] if datetime.fromisoformat(s["expires_at"]) > ref
@@ -157,8 +172,9 @@ def customer_routes() -> APIRouter:
         cid, record = _live_timeline(view, customer_id)
         if record is None:
             raise HTTPException(404, detail=f"no customer {customer_id!r}")
-        events = query(
-            record["events"],
+        table = view.tables[TIMELINES_TABLE]
+        events = query_newest_first(
+            newest_first(record, cid, table.get),
             since=since,
             until=until,
             channel=channel.value if channel else None,
@@ -167,7 +183,7 @@ def customer_routes() -> APIRouter:
         return {
             "customer_id": cid,
             "requested_id": customer_id,
-            "total_events": len(record["events"]),
+            "total_events": stored_count(record, cid, table.get),
             "events": events,
             "conversations": conversations(events),
         }

@@ -1,11 +1,31 @@
 """The unified customer timeline (pure logic; the worker keeps it in a faust table)."""
 
+from streams.timeline.buckets import (
+    BucketedTimeline,
+    bucket_key,
+    bucket_of,
+    newest_first,
+    stored_count,
+)
 from streams.timeline.timeline import (
     Entry,
     conversations,
     entry_for,
     insert,
     query,
+    query_newest_first,
 )
 
-__all__ = ["Entry", "conversations", "entry_for", "insert", "query"]
+__all__ = [
+    "BucketedTimeline",
+    "Entry",
+    "bucket_key",
+    "bucket_of",
+    "conversations",
+    "entry_for",
+    "insert",
+    "newest_first",
+    "query",
+    "query_newest_first",
+    "stored_count",
+]

@@ -9,6 +9,7 @@ from the newest event time, so a replay gives the same result as live operation)
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -56,10 +57,21 @@ def query(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Events (JSON) newest first, filtered by event time [since, until) and channel."""
+    return query_newest_first(reversed(entries), since, until, channel, limit)
+
+
+def query_newest_first(
+    entries: Iterable[Entry],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """`query` over entries given newest first (stops reading at `limit`)."""
     lo = since.timestamp() if since else float("-inf")
     hi = until.timestamp() if until else float("inf")
     out = []
-    for entry in reversed(entries):
+    for entry in entries:
         if not lo <= entry["ts"] < hi:
             continue
         if channel and entry["e"]["channel"] != channel:

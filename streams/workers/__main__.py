@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     ensure_internal_topics(args.bootstrap, config)
     app = build_app(config, args.bootstrap, worker=args.worker, rules=rules)
     worker = faust.Worker(app, loglevel=config.log_level, quiet=True)
+    # No terminal spinner: to spin on every log record, faust sets the root logger to DEBUG
+    # when the level is WARNING or above, and every produced record then builds a debug
+    # LogRecord (~7% of a worker's time).
+    worker.spinner = None
     worker.execute_from_commandline()
 
 

@@ -2,13 +2,14 @@
 
 Flow (docs/streams.md has the picture):
 
-1. `route` (cx.interactions.v1, 6 partitions): validate; reject to cx.dlq.v1; forward the raw
+1. `route` (cx.interactions.v1, 6 partitions): reject tombstones to cx.dlq.v1; forward the raw
    bytes to `<app>-identity-in`, a **single-partition** internal topic. Identity is a global
    property (an event on partition 2 can merge customers first seen on partitions 0 and 5), so
    one worker at a time owns the whole identity graph; the other workers share everything
    else. This is the pragmatic choice for one machine; the graph is changelog-backed, so the
    owner can move on a rebalance or crash.
-2. `identity` (`<app>-identity-in`): resolve the event's identifiers in the identity graph
+2. `identity` (`<app>-identity-in`): parse and validate (rejects to cx.dlq.v1 with the source
+   position `route` passed on); resolve the event's identifiers in the identity graph
    (two faust tables); publish links and merges on cx.identity.v1; send the event, and any
    merge/revive instructions, to `<app>-resolved` keyed by customer_id.
 3. `timeline` (`<app>-resolved`, 6 partitions, keyed by customer_id): insert into the
@@ -45,7 +46,7 @@ from streams.identity import IdentityGraph
 from streams.identity.messages import updates_for
 from streams.rules.config import RulesConfig
 from streams.rules.engine import pending_deadline, step, tick
-from streams.timeline import entry_for, insert
+from streams.timeline import BucketedTimeline, bucket_key
 from streams.workers.config import (
     CHANNELS_TABLE,
     CUSTOMERS_TABLE,
@@ -120,6 +121,7 @@ def build_app(
 ) -> faust.App:
     """The faust app for worker number `worker` (1-based; decides the web port and data dir)."""
     rules = rules or RulesConfig()
+    active_rules: RulesConfig = rules  # (named for the nested class: mypy's narrowing)
     datadir = Path(config.data_dir) / f"worker-{worker}"
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -140,7 +142,12 @@ def build_app(
         key_serializer="raw",
         value_serializer="raw",
         stream_wait_empty=False,
+        # Fewer, larger produce requests: per-request overhead dominated before batching.
         producer_linger=0.02,
+        producer_max_batch_size=1024 * 1024,
+        producer_max_request_size=8 * 1024 * 1024,
+        # A standby replica only helps when another worker can take over.
+        table_standby_replicas=1 if config.workers > 1 else 0,
     )
     retention_s = config.timeline_retention_days * 86400.0
 
@@ -191,118 +198,132 @@ def build_app(
     deadlines: dict[str, float] = {}
     deadlines_loaded = [False]
 
-    async def run_rules(cid: str, ev: InteractionEvent) -> None:
-        """Features and rules for one event of customer `cid` (idempotent by event_id: a
-        repeated event changes nothing and re-sends the signals it raised, same ids)."""
-        record = customers.get(cid)
-        state = CustomerState.from_dict(record["state"]) if record else CustomerState(cid)
-        update, raised = step(state, ev, rules)
-        for sig in raised:
-            await signals_out.send(
-                key=cid.encode(), value=sig.to_json_bytes(), headers=signal_headers(sig)
-            )
-        for fr in update.first_responses:
-            await first_responses.send(
-                key=fr.channel.encode(), value=_envelope(first_response_json(fr))
-            )
-        if update.changed or raised:
-            customers[cid] = customer_record(
-                record, state.to_dict(), update.features, raised, config.signals_kept
-            )
-        due = pending_deadline(state, rules)
-        if due is None:
-            deadlines.pop(cid, None)
-        else:
-            deadlines[cid] = due.timestamp()
+    async def reject(
+        key: bytes | None, value: bytes | None, exc: Exception, partition: int, offset: int
+    ) -> None:
+        rejection = Rejection(
+            stage="identity",
+            error_class=type(exc).__name__,
+            message=str(exc).splitlines()[0][:500],
+            source_topic=config.interactions_topic,
+            source_partition=partition,
+            source_offset=offset,
+            rejected_at=datetime.now(UTC).isoformat(),
+        )
+        await dlq.send(key=key, value=value or b"", headers=rejection.headers())
 
     @app.agent(interactions)
     async def route(stream: Any) -> None:
-        async for event in stream.events():
-            value: bytes | None = event.value
-            message = event.message
-            try:
-                if value is None:
-                    raise ValueError("empty record (tombstone) on cx.interactions.v1")
-                InteractionEvent.from_json_bytes(value)
-            except (ValidationError, ValueError) as exc:
-                rejection = Rejection(
-                    stage="identity",
-                    error_class=type(exc).__name__,
-                    message=str(exc).splitlines()[0][:500],
-                    source_topic=message.topic,
-                    source_partition=message.partition,
-                    source_offset=message.offset,
-                    rejected_at=datetime.now(UTC).isoformat(),
+        # Forward the raw bytes with their source position; the identity agent parses (once)
+        # and rejects what does not validate.
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            for event in batch:
+                message = event.message
+                if event.value is None:
+                    await reject(
+                        event.key,
+                        None,
+                        ValueError("empty record (tombstone) on cx.interactions.v1"),
+                        message.partition,
+                        message.offset,
+                    )
+                    continue
+                source = f"{message.partition}:{message.offset}".encode()
+                await identity_in.send(
+                    key=event.key, value=event.value, headers=[(_SOURCE_HEADER, source)]
                 )
-                await dlq.send(key=event.key, value=value or b"", headers=rejection.headers())
-                continue
-            await identity_in.send(key=event.key, value=value, headers=message.headers)
 
     @app.agent(identity_in)
     async def identity(stream: Any) -> None:
-        async for raw in stream:
-            ev = InteractionEvent.from_json_bytes(raw)
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            # One overlay per batch: the graph's changelog gets one write per changed key per
+            # batch, after the batch's merge messages are acknowledged.
             node_view, comp_view = Overlay(nodes), Overlay(components)
             graph = IdentityGraph(node_view, comp_view)
-            res = graph.resolve([i.key for i in ev.identifiers], ev.occurred_at)
             pending = []
-            for upd in updates_for(res, ev.event_id, ev.occurred_at):
-                pending.append(
-                    await identity_updates.send(key=upd.key.encode(), value=upd.to_json_bytes())
-                )
-            for cid in res.revived:
-                # Tombstone: an id merged away earlier lives again.
-                pending.append(await identity_updates.send(key=cid.encode(), value=None))
-                pending.append(
-                    await resolved.send(key=cid.encode(), value=_envelope({"t": "revive"}))
-                )
-            for old, new in res.merges:
-                pending.append(
-                    await resolved.send(
-                        key=old.encode(), value=_envelope({"t": "merge", "to": new})
+            merged = False
+            for event in batch:
+                try:
+                    ev = InteractionEvent.from_json_bytes(event.value)
+                except (ValidationError, ValueError) as exc:
+                    partition, offset = _source_of(event.message.headers)
+                    await reject(event.key, event.value, exc, partition, offset)
+                    continue
+                res = graph.resolve([i.key for i in ev.identifiers], ev.occurred_at)
+                for upd in updates_for(res, ev.event_id, ev.occurred_at):
+                    pending.append(
+                        await identity_updates.send(key=upd.key.encode(), value=upd.to_json_bytes())
                     )
+                for cid in res.revived:
+                    # Tombstone: an id merged away earlier lives again.
+                    pending.append(await identity_updates.send(key=cid.encode(), value=None))
+                    pending.append(
+                        await resolved.send(key=cid.encode(), value=_envelope({"t": "revive"}))
+                    )
+                for old, new in res.merges:
+                    merged = True
+                    pending.append(
+                        await resolved.send(
+                            key=old.encode(), value=_envelope({"t": "merge", "to": new})
+                        )
+                    )
+                out = ev.model_copy(update={"customer_id": res.customer_id})
+                await resolved.send(
+                    key=res.customer_id.encode(),
+                    value=_envelope({"t": "event", "e": out.model_dump(mode="json")}),
                 )
-            if res.merges:
+            if merged:
                 # Merges must reach the broker before the graph records them (see module doc).
                 for fut in pending:
                     await fut
-            node_view.commit()
-            comp_view.commit()
-            out = ev.model_copy(update={"customer_id": res.customer_id})
-            await resolved.send(
-                key=res.customer_id.encode(),
-                value=_envelope({"t": "event", "e": out.model_dump(mode="json")}),
-            )
+            part = batch[-1].message.partition
+            await _commit_overlay(node_view, nodes, part)
+            await _commit_overlay(comp_view, components, part)
 
     @app.agent(resolved)
     async def timeline(stream: Any) -> None:
-        async for event in stream.events():
-            cid = event.key.decode()
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            # Per customer (records of one key share a partition), in arrival order: the
+            # customer's timeline and feature state are read once and written once per batch.
+            groups: dict[str, list[Any]] = {}
+            for event in batch:
+                groups.setdefault(event.key.decode(), []).append(event)
+            acks: list[Any] = []
+            writes: list[Any] = []
+            for cid, events in groups.items():
+                writes.append(await timeline_group(cid, events, acks))
+            # Moves (merges) are acknowledged before they are recorded.
+            for fut in acks:
+                await fut
+            for write in writes:
+                await write()
+
+    async def timeline_group(cid: str, events: list[Any], acks: list[Any]) -> Any:
+        tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
+        rules_run = RulesRun(cid)
+        for event in events:
             msg = json.loads(event.value)
-            state = timelines.get(cid) or {"events": [], "to": None}
             kind = msg["t"]
             if kind == "revive":
-                if state["to"] is not None:
-                    timelines[cid] = {"events": state["events"], "to": None}
+                tl.revive()
             elif kind == "merge":
                 to = msg["to"]
                 if to == cid:
                     continue
-                futures = [
-                    await resolved.send(key=to.encode(), value=_envelope(_moved(entry["e"], to)))
-                    for entry in state["events"]
-                ]
-                for fut in futures:
-                    await fut
-                timelines[cid] = {"events": [], "to": to}
-            elif state["to"] is not None:
+                for entry in tl.move_to(to):
+                    acks.append(
+                        await resolved.send(
+                            key=to.encode(), value=_envelope(_moved(entry["e"], to))
+                        )
+                    )
+            elif tl.head["to"] is not None:
                 # Already merged away: the event follows its customer.
-                to = state["to"]
+                to = tl.head["to"]
                 await resolved.send(key=to.encode(), value=_envelope(_moved(msg["e"], to)))
             else:
                 ev = InteractionEvent.model_validate(msg["e"])
-                entries, new = insert(state["events"], entry_for(ev), retention_s)
-                if new:
+                entry = {"ts": ev.occurred_at.timestamp(), "id": ev.event_id, "e": msg["e"]}
+                if tl.insert(entry, retention_s):
                     # Publish before recording: a crash in between repeats the publication
                     # (at-least-once) instead of losing it.
                     await customer_events.send(
@@ -310,9 +331,73 @@ def build_app(
                     )
                 # Features and rules run on repeats too: they are idempotent by event_id and
                 # re-send a repeated event's signals in case the first sending was lost.
-                await run_rules(cid, ev)
-                if new:
-                    timelines[cid] = {"events": entries, "to": None}
+                await rules_run.step(ev)
+        # Changelog partition: the customer's own (records of one key share a partition).
+        part = events[0].message.partition
+
+        async def write() -> None:
+            await rules_run.finish(part)
+            for b in tl.dirty:
+                await _put(timelines, part, bucket_key(cid, b), tl.buckets[b])
+            for b in tl.dropped:
+                await _delete(timelines, part, bucket_key(cid, b))
+            if tl.head_dirty:
+                # The head last: a reader that has the head has the buckets it names.
+                await _put(timelines, part, cid, tl.head)
+
+        return write
+
+    class RulesRun:
+        """Features and rules for a customer's events in one batch: the state is decoded
+        once, and the record written once (idempotent by event_id: a repeated event changes
+        nothing and re-sends the signals it raised, same ids)."""
+
+        def __init__(self, cid: str) -> None:
+            self.cid = cid
+            self.record: dict[str, Any] | None = None
+            self.state: CustomerState | None = None
+            self.raised: list[Any] = []
+            self.features: dict[str, Any] | None = None
+
+        async def step(self, ev: InteractionEvent) -> None:
+            cid = self.cid
+            if self.state is None:
+                self.record = customers.get(cid)
+                self.state = (
+                    CustomerState.from_dict(self.record["state"])
+                    if self.record
+                    else CustomerState(cid)
+                )
+            update, raised = step(self.state, ev, active_rules)
+            for sig in raised:
+                await signals_out.send(
+                    key=cid.encode(), value=sig.to_json_bytes(), headers=signal_headers(sig)
+                )
+            for fr in update.first_responses:
+                await first_responses.send(
+                    key=fr.channel.encode(), value=_envelope(first_response_json(fr))
+                )
+            if update.changed or raised:
+                self.features = update.features
+                self.raised.extend(raised)
+
+        async def finish(self, partition: int) -> None:
+            if self.state is None:
+                return
+            if self.features is not None:
+                record = customer_record(
+                    self.record,
+                    self.state.to_dict(),
+                    self.features,
+                    self.raised,
+                    config.signals_kept,
+                )
+                await _put(customers, partition, self.cid, record)
+            due = pending_deadline(self.state, active_rules)
+            if due is None:
+                deadlines.pop(self.cid, None)
+            else:
+                deadlines[self.cid] = due.timestamp()
 
     @app.agent(first_responses)
     async def channel_response(stream: Any) -> None:
@@ -362,6 +447,63 @@ def build_app(
                 await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 
     return app
+
+
+_SOURCE_HEADER = "omnicx-source"
+
+
+def _source_of(headers: Any) -> tuple[int, int]:
+    """(partition, offset) on the interactions topic, from the header `route` adds."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or [])
+    for key, value in pairs:
+        if key == _SOURCE_HEADER:
+            partition, offset = value.decode().split(":")
+            return int(partition), int(offset)
+    return -1, -1
+
+
+async def _put(table: Any, partition: int, key: str, value: Any) -> None:
+    """`table[key] = value`, with the changelog record sent straight to the producer.
+
+    faust's `__setitem__` queues the changelog record in a buffer drained one record at a
+    time, and stops consuming to flush it whenever it holds more than 100 records; a batch
+    writes hundreds of keys at once. The record and the store are the same as faust's own
+    (recovery reads it back unchanged); `partition` is the source record's partition, as
+    faust would choose (tables are co-partitioned with the agent's topic).
+    """
+    table.data[key] = value
+    await table.changelog_topic.send(
+        key=key,
+        value=value,
+        partition=partition,
+        key_serializer=table.key_serializer,
+        value_serializer=table.value_serializer,
+        callback=table._on_changelog_sent,
+    )
+
+
+async def _delete(table: Any, partition: int, key: str) -> None:
+    """`del table[key]` (a tombstone in the changelog), sent as `_put` sends."""
+    if key not in table.data:
+        return
+    del table.data[key]
+    await table.changelog_topic.send(
+        key=key,
+        value=None,
+        partition=partition,
+        key_serializer=table.key_serializer,
+        value_serializer="raw",
+        callback=table._on_changelog_sent,
+    )
+
+
+async def _commit_overlay(overlay: Overlay, table: Any, partition: int) -> None:
+    for key, value in overlay.writes.items():
+        if value is Overlay._DELETED:
+            await _delete(table, partition, key)
+        else:
+            await _put(table, partition, key, value)
+    overlay.writes.clear()
 
 
 def _envelope(obj: dict[str, Any]) -> bytes:

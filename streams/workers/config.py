@@ -62,6 +62,12 @@ class StreamsConfig(BaseModel):
     commit_interval_s: float = Field(
         1.0, gt=0, description="How often consumed offsets are committed."
     )
+    batch_max: int = Field(
+        1000, ge=1, description="Records an agent takes at once (state written once per batch)."
+    )
+    batch_within_s: float = Field(
+        0.05, gt=0, description="How long an agent waits to fill a batch before processing it."
+    )
     log_level: str = Field("info", description="faust worker log level.")
     tick_interval_s: float = Field(
         15.0, gt=0, description="How often customers with unanswered public posts are checked."

@@ -13,7 +13,7 @@ from streams.api.customers import customer_api
 from streams.api.state import StateView
 from streams.features.customer import process
 from streams.features.state import CustomerState
-from streams.timeline import entry_for
+from streams.timeline import BucketedTimeline, bucket_key, entry_for
 from streams.workers.config import CHANNELS_TABLE, CUSTOMERS_TABLE, TIMELINES_TABLE
 from streams.workers.records import customer_record
 from tests.streams.conftest import make_event
@@ -27,11 +27,12 @@ def setup(tmp_path: Path) -> tuple[TestClient, ApiKeyStore]:
         "127.0.0.1:1", {TIMELINES_TABLE: "unused", CUSTOMERS_TABLE: "u", CHANNELS_TABLE: "u"}
     )
     ev = make_event("e1", 0, "chat", [{"type": "email", "value": "a@x.com"}], conversation="c")
-    view.tables[TIMELINES_TABLE]["cus_live"] = {
-        "events": [entry_for(ev.model_copy(update={"customer_id": "cus_live"}))],
-        "to": None,
-    }
-    view.tables[TIMELINES_TABLE]["cus_moved"] = {"events": [], "to": "cus_old"}
+    timeline = BucketedTimeline("cus_live", None, lambda key: None)
+    timeline.insert(entry_for(ev.model_copy(update={"customer_id": "cus_live"})), 400 * 86400.0)
+    for b in timeline.dirty:
+        view.tables[TIMELINES_TABLE][bucket_key("cus_live", b)] = timeline.buckets[b]
+    view.tables[TIMELINES_TABLE]["cus_live"] = timeline.head
+    view.tables[TIMELINES_TABLE]["cus_moved"] = {"to": "cus_old", "b": []}
     state = CustomerState("cus_live")
     update = process(state, ev.model_copy(update={"customer_id": "cus_live"}))
     view.tables[CUSTOMERS_TABLE] = {
