@@ -82,8 +82,29 @@ class BucketedTimeline:
 
     def newest(self) -> float | None:
         """The newest event time held (epoch s), or None when empty."""
-        bs: list[int] = self.head["b"]
-        return self.bucket(bs[-1])[-1]["ts"] if bs else None
+        for b in reversed(self.head["b"]):
+            # A named day is never empty once written; but a changelog cut by a crash in
+            # older versions (tombstones before the head) can name a deleted day: skip it.
+            entries = self.bucket(b)
+            if entries:
+                return float(entries[-1]["ts"])
+        return None
+
+    def records(self) -> list[tuple[str, Any]]:
+        """The table writes of the changes, in a crash-safe order: (key, value), None for a
+        tombstone.
+
+        New or changed days first, then the head, then tombstones of the days the head no
+        longer names: any prefix of these records (a worker killed between two of them) leaves
+        a head that names only days that exist, for readers and for the worker restoring it.
+        """
+        out: list[tuple[str, Any]] = [
+            (bucket_key(self.customer_id, b), self.buckets[b]) for b in sorted(self.dirty)
+        ]
+        if self.head_dirty:
+            out.append((self.customer_id, self.head))
+        out.extend((bucket_key(self.customer_id, b), None) for b in sorted(self.dropped))
+        return out
 
     def count(self) -> int:
         return sum(len(self.bucket(b)) for b in self.head["b"])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ from streams.identity import IdentityGraph
 from streams.identity.messages import updates_for
 from streams.rules.config import RulesConfig
 from streams.rules.engine import pending_deadline, step, tick
-from streams.timeline import BucketedTimeline, bucket_key
+from streams.timeline import BucketedTimeline
 from streams.workers.config import (
     CHANNELS_TABLE,
     CUSTOMERS_TABLE,
@@ -59,6 +60,7 @@ from streams.workers.config import (
     resolved_topic,
     ticks_topic,
 )
+from streams.workers.delivery import DeliveryTracker, track_deliveries
 from streams.workers.records import (
     customer_record,
     first_response_from_json,
@@ -113,6 +115,18 @@ class Overlay(MutableMapping[str, Any]):
         self.writes.clear()
 
 
+class WorkerApp(faust.App):
+    """A faust app whose producer's `flush()` (awaited before every offset commit) waits for
+    every record sent, in flight ones included (`streams.workers.delivery`)."""
+
+    deliveries: DeliveryTracker | None = None
+
+    def _new_producer(self) -> Any:
+        producer = super()._new_producer()
+        self.deliveries = track_deliveries(producer)
+        return producer
+
+
 def build_app(
     config: StreamsConfig,
     bootstrap: str,
@@ -124,7 +138,7 @@ def build_app(
     active_rules: RulesConfig = rules  # (named for the nested class: mypy's narrowing)
     datadir = Path(config.data_dir) / f"worker-{worker}"
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = WorkerApp(
         config.app_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",
@@ -141,7 +155,10 @@ def build_app(
         datadir=str(datadir),
         key_serializer="raw",
         value_serializer="raw",
-        stream_wait_empty=False,
+        # On a rebalance, finish the batch in hand (its writes flushed, its offsets
+        # committed) before giving partitions up: otherwise the old owner can still write a
+        # customer's timeline after the new owner restored it, and overwrite newer records.
+        stream_wait_empty=True,
         # Fewer, larger produce requests: per-request overhead dominated before batching.
         producer_linger=0.02,
         producer_max_batch_size=1024 * 1024,
@@ -150,6 +167,9 @@ def build_app(
         table_standby_replicas=1 if config.workers > 1 else 0,
     )
     retention_s = config.timeline_retention_days * 86400.0
+    # Names this worker on the records it writes to internal topics and changelogs, so a
+    # crash test can tell who wrote what.
+    origin = [(WORKER_HEADER, f"{worker}/{os.getpid()}".encode())]
 
     interactions = app.topic(config.interactions_topic, key_type=bytes, value_type=bytes)
     identity_in = app.topic(
@@ -199,13 +219,19 @@ def build_app(
     deadlines_loaded = [False]
 
     async def reject(
-        key: bytes | None, value: bytes | None, exc: Exception, partition: int, offset: int
+        key: bytes | None,
+        value: bytes | None,
+        exc: Exception,
+        partition: int,
+        offset: int,
+        stage: str = "identity",
+        source_topic: str = config.interactions_topic,
     ) -> None:
         rejection = Rejection(
-            stage="identity",
+            stage=stage,
             error_class=type(exc).__name__,
-            message=str(exc).splitlines()[0][:500],
-            source_topic=config.interactions_topic,
+            message=(str(exc).splitlines() or [repr(exc)])[0][:500],
+            source_topic=source_topic,
             source_partition=partition,
             source_offset=offset,
             rejected_at=datetime.now(UTC).isoformat(),
@@ -230,11 +256,17 @@ def build_app(
                     continue
                 source = f"{message.partition}:{message.offset}".encode()
                 await identity_in.send(
-                    key=event.key, value=event.value, headers=[(_SOURCE_HEADER, source)]
+                    key=event.key, value=event.value, headers=[(_SOURCE_HEADER, source), *origin]
                 )
 
     @app.agent(identity_in)
     async def identity(stream: Any) -> None:
+        try:
+            await identity_batches(stream)
+        except Exception as exc:
+            _stop_unacknowledged(exc)
+
+    async def identity_batches(stream: Any) -> None:
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
             # One overlay per batch: the graph's changelog gets one write per changed key per
             # batch, after the batch's merge messages are acknowledged.
@@ -258,27 +290,32 @@ def build_app(
                     # Tombstone: an id merged away earlier lives again.
                     pending.append(await identity_updates.send(key=cid.encode(), value=None))
                     pending.append(
-                        await resolved.send(key=cid.encode(), value=_envelope({"t": "revive"}))
+                        await resolved.send(
+                            key=cid.encode(), value=_envelope({"t": "revive"}), headers=origin
+                        )
                     )
                 for old, new in res.merges:
                     merged = True
                     pending.append(
                         await resolved.send(
-                            key=old.encode(), value=_envelope({"t": "merge", "to": new})
+                            key=old.encode(),
+                            value=_envelope({"t": "merge", "to": new}),
+                            headers=origin,
                         )
                     )
                 out = ev.model_copy(update={"customer_id": res.customer_id})
                 await resolved.send(
                     key=res.customer_id.encode(),
                     value=_envelope({"t": "event", "e": out.model_dump(mode="json")}),
+                    headers=origin,
                 )
             if merged:
                 # Merges must reach the broker before the graph records them (see module doc).
                 for fut in pending:
                     await fut
             part = batch[-1].message.partition
-            await _commit_overlay(node_view, nodes, part)
-            await _commit_overlay(comp_view, components, part)
+            await _commit_overlay(node_view, nodes, part, origin)
+            await _commit_overlay(comp_view, components, part, origin)
 
     @app.agent(resolved)
     async def timeline(stream: Any) -> None:
@@ -291,12 +328,31 @@ def build_app(
             acks: list[Any] = []
             writes: list[Any] = []
             for cid, events in groups.items():
-                writes.append(await timeline_group(cid, events, acks))
-            # Moves (merges) are acknowledged before they are recorded.
-            for fut in acks:
-                await fut
-            for write in writes:
-                await write()
+                try:
+                    writes.append(await timeline_group(cid, events, acks))
+                except Exception as exc:
+                    # Raising would make faust acknowledge the whole batch (take_events acks
+                    # in a `finally`), silently: the customer's records go to the DLQ instead,
+                    # and the other customers of the batch are written.
+                    log.exception("timeline: customer %s failed; %d records", cid, len(events))
+                    for event in events:
+                        await reject(
+                            event.key,
+                            event.value,
+                            exc,
+                            event.message.partition,
+                            event.message.offset,
+                            stage="timeline",
+                            source_topic=event.message.topic,
+                        )
+            try:
+                # Moves (merges) are acknowledged before they are recorded.
+                for fut in acks:
+                    await fut
+                for write in writes:
+                    await write()
+            except Exception as exc:
+                _stop_unacknowledged(exc)
 
     async def timeline_group(cid: str, events: list[Any], acks: list[Any]) -> Any:
         tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
@@ -313,13 +369,15 @@ def build_app(
                 for entry in tl.move_to(to):
                     acks.append(
                         await resolved.send(
-                            key=to.encode(), value=_envelope(_moved(entry["e"], to))
+                            key=to.encode(), value=_envelope(_moved(entry["e"], to)), headers=origin
                         )
                     )
             elif tl.head["to"] is not None:
                 # Already merged away: the event follows its customer.
                 to = tl.head["to"]
-                await resolved.send(key=to.encode(), value=_envelope(_moved(msg["e"], to)))
+                await resolved.send(
+                    key=to.encode(), value=_envelope(_moved(msg["e"], to)), headers=origin
+                )
             else:
                 ev = InteractionEvent.model_validate(msg["e"])
                 entry = {"ts": ev.occurred_at.timestamp(), "id": ev.event_id, "e": msg["e"]}
@@ -337,13 +395,13 @@ def build_app(
 
         async def write() -> None:
             await rules_run.finish(part)
-            for b in tl.dirty:
-                await _put(timelines, part, bucket_key(cid, b), tl.buckets[b])
-            for b in tl.dropped:
-                await _delete(timelines, part, bucket_key(cid, b))
-            if tl.head_dirty:
-                # The head last: a reader that has the head has the buckets it names.
-                await _put(timelines, part, cid, tl.head)
+            # New days, the head, then tombstones (`BucketedTimeline.records`): tombstones
+            # before the head left, after a kill during a merge, a head naming deleted days.
+            for key, value in tl.records():
+                if value is None:
+                    await _delete(timelines, part, key, origin)
+                else:
+                    await _put(timelines, part, key, value, origin)
 
         return write
 
@@ -392,7 +450,7 @@ def build_app(
                     self.raised,
                     config.signals_kept,
                 )
-                await _put(customers, partition, self.cid, record)
+                await _put(customers, partition, self.cid, record, origin)
             due = pending_deadline(self.state, active_rules)
             if due is None:
                 deadlines.pop(self.cid, None)
@@ -449,7 +507,22 @@ def build_app(
     return app
 
 
+def _stop_unacknowledged(exc: BaseException) -> None:
+    """Stop the worker at once, without acknowledging the batch in hand.
+
+    An exception escaping an agent that takes batches makes faust acknowledge the whole batch
+    (`take_events` acks in a `finally`) and restart the agent: its records would be committed
+    unprocessed, i.e. lost. Exiting instead leaves the offsets uncommitted, so the worker that
+    takes over (or this one, restarted) processes the batch again.
+    """
+    log.critical("stopping without committing the batch in hand: %r", exc, exc_info=exc)
+    logging.shutdown()
+    os._exit(70)
+
+
 _SOURCE_HEADER = "omnicx-source"
+WORKER_HEADER = "omnicx-worker"
+"""Header naming the worker that wrote an internal or changelog record (crash diagnostics)."""
 
 
 def _source_of(headers: Any) -> tuple[int, int]:
@@ -462,7 +535,9 @@ def _source_of(headers: Any) -> tuple[int, int]:
     return -1, -1
 
 
-async def _put(table: Any, partition: int, key: str, value: Any) -> None:
+async def _put(
+    table: Any, partition: int, key: str, value: Any, headers: list[tuple[str, bytes]]
+) -> None:
     """`table[key] = value`, with the changelog record sent straight to the producer.
 
     faust's `__setitem__` queues the changelog record in a buffer drained one record at a
@@ -476,13 +551,14 @@ async def _put(table: Any, partition: int, key: str, value: Any) -> None:
         key=key,
         value=value,
         partition=partition,
+        headers=headers,
         key_serializer=table.key_serializer,
         value_serializer=table.value_serializer,
         callback=table._on_changelog_sent,
     )
 
 
-async def _delete(table: Any, partition: int, key: str) -> None:
+async def _delete(table: Any, partition: int, key: str, headers: list[tuple[str, bytes]]) -> None:
     """`del table[key]` (a tombstone in the changelog), sent as `_put` sends."""
     if key not in table.data:
         return
@@ -491,18 +567,21 @@ async def _delete(table: Any, partition: int, key: str) -> None:
         key=key,
         value=None,
         partition=partition,
+        headers=headers,
         key_serializer=table.key_serializer,
         value_serializer="raw",
         callback=table._on_changelog_sent,
     )
 
 
-async def _commit_overlay(overlay: Overlay, table: Any, partition: int) -> None:
+async def _commit_overlay(
+    overlay: Overlay, table: Any, partition: int, headers: list[tuple[str, bytes]]
+) -> None:
     for key, value in overlay.writes.items():
         if value is Overlay._DELETED:
-            await _delete(table, partition, key)
+            await _delete(table, partition, key, headers)
         else:
-            await _put(table, partition, key, value)
+            await _put(table, partition, key, value, headers)
     overlay.writes.clear()
 
 

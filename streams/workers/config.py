@@ -93,6 +93,9 @@ def worker_argv(
     `rules_json` is a `streams.rules.config.RulesConfig` as JSON."""
     return [
         python,
+        # Unbuffered: faust logs to stdout, which is block-buffered into a log file, so a
+        # killed worker lost its last seconds of log (the part that explains the kill).
+        "-u",
         "-m",
         "streams.workers",
         "--bootstrap",

@@ -26,6 +26,7 @@ from streams.features.customer import customer_features, process
 from streams.features.state import CustomerState
 from streams.identity import IdentityGraph
 from streams.workers.records import features_json
+from tests.streams import crash_diag
 from tests.streams.conftest import Workers
 
 pytestmark = pytest.mark.integration
@@ -76,8 +77,15 @@ def client(workers: Workers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield c, {"Authorization": f"Bearer {key}"}
 
 
+@pytest.fixture
+def kept_logs(workers: Workers) -> Iterator[None]:
+    """The workers' logs, copied out of pytest's rotating temp dirs after the test."""
+    yield
+    print(f"worker logs: {crash_diag.keep_logs(workers.run_dir, workers.config.app_id)}")
+
+
 def test_kill_9_mid_replay_then_two_workers_give_exactly_once_and_clean_features(
-    workers: Workers, client: tuple
+    workers: Workers, client: tuple, kept_logs: None
 ) -> None:
     api, auth = client
     events = journeys(N_EVENTS, CUSTOMERS, seed=11, tag="crash")
@@ -100,6 +108,7 @@ def test_kill_9_mid_replay_then_two_workers_give_exactly_once_and_clean_features
         assert time.monotonic() < deadline, "worker made too little progress before the kill"
         time.sleep(0.5)
     first.kill()  # SIGKILL: no flush, no commit, no goodbye
+    killed_at = time.strftime("%H:%M:%S", time.gmtime())
     done_before_kill = output_count(workers.bootstrap, workers.config.customer_events_topic)
     assert done_before_kill < N_EVENTS  # really mid-replay
 
@@ -115,10 +124,23 @@ def test_kill_9_mid_replay_then_two_workers_give_exactly_once_and_clean_features
     while pending and time.monotonic() < deadline:
         pending = {c for c in pending if set(timeline_ids(c)) != want_timelines[c]}
         time.sleep(1)
-    assert not pending, f"{len(pending)} timelines incomplete"
+    got_timelines = {cid: timeline_ids(cid) for cid in want_timelines}
+    exact = all(
+        len(got) == len(set(got)) and set(got) == want_timelines[cid]
+        for cid, got in got_timelines.items()
+    )
+    if not exact:
+        # Keep the evidence: the logs outside pytest's rotating temp dirs, and per missing or
+        # duplicated event the last place each hop saw it.
+        logs = crash_diag.keep_logs(workers.run_dir, workers.config.app_id)  # so far
+        where = crash_diag.report(workers.bootstrap, workers.config, got_timelines, want_timelines)
+        pytest.fail(
+            f"{len(pending)} timelines incomplete (killed at {killed_at} UTC after "
+            f"{done_before_kill} of {N_EVENTS}); worker logs in {logs}\n{where}"
+        )
 
     for cid, ids in want_timelines.items():
-        got = timeline_ids(cid)
+        got = got_timelines[cid]
         assert len(got) == len(set(got)) == len(ids), cid  # each event exactly once
         body = api.get(f"/v1/customers/{cid}/features?as_of=last_event", headers=auth).json()
         assert body["customer_id"] == cid
