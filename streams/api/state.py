@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import topics as T
@@ -31,7 +31,7 @@ def json_table(key: bytes | None, value: bytes | None) -> tuple[Any, Any] | None
     """Decode a faust table changelog record (JSON key, JSON value or tombstone)."""
     if key is None:
         return None
-    return json.loads(key), (json.loads(value) if value is not None else None)
+    return orjson.loads(key), (orjson.loads(value) if value is not None else None)
 
 
 @dataclass

@@ -26,7 +26,6 @@ written, so a crash in between repeats the message rather than losing it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator, MutableMapping
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import orjson
 from pydantic import ValidationError
 
 from schemas import topics as T
@@ -358,7 +358,7 @@ def build_app(
         tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
         rules_run = RulesRun(cid)
         for event in events:
-            msg = json.loads(event.value)
+            msg = orjson.loads(event.value)
             kind = msg["t"]
             if kind == "revive":
                 tl.revive()
@@ -460,7 +460,7 @@ def build_app(
     @app.agent(first_responses)
     async def channel_response(stream: Any) -> None:
         async for raw in stream:
-            fr = first_response_from_json(json.loads(raw))
+            fr = first_response_from_json(orjson.loads(raw))
             record = channels.get(fr.channel)
             state = (
                 ChannelResponseState.from_dict(record)
@@ -474,7 +474,7 @@ def build_app(
     async def clock(stream: Any) -> None:
         async for event in stream.events():
             cid = event.key.decode()
-            now = datetime.fromtimestamp(json.loads(event.value)["now"], UTC)
+            now = datetime.fromtimestamp(orjson.loads(event.value)["now"], UTC)
             record = customers.get(cid)
             if not record:
                 continue
@@ -586,7 +586,7 @@ async def _commit_overlay(
 
 
 def _envelope(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    return orjson.dumps(obj)
 
 
 def _moved(event_json: dict[str, Any], to: str) -> dict[str, Any]:
