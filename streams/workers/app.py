@@ -130,6 +130,7 @@ def build_app(
         # bugs; every update below is idempotent instead.
         processing_guarantee="at_least_once",
         topic_partitions=T.STREAM_PARTITIONS,
+        topic_replication_factor=config.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=config.commit_interval_s,
         web_enabled=True,
