@@ -8,8 +8,9 @@ The demo is a list of named steps (`DEMO_STEPS`) run in order over one `DemoRun`
    the ingest pipeline, with the simulated business's own addresses;
 4. `stream processing`: wait (measured, not slept) until the workers' consumer group has read
    everything: no lag on its input topics;
-5. `features to Feast`: push every customer's real-time features from the workers' `customers`
-   changelog to the Feast online store (the workers do not push yet);
+5. `features to Feast`: wait until the feature pusher (`streams.features.pusher`, started by
+   `omnicx up`) has pushed every customer's latest features to the Feast online store, and
+   read them back;
 6. `report`: counts, signals by type, the linked customer's timeline through the Customer API.
 
 A later stage joins with one call, e.g. the lakehouse (issue 6):
@@ -408,7 +409,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
 def customer_feature_rows(run: DemoRun) -> list[dict[str, Any]]:
     """The latest real-time features of every customer, from the workers' `customers` table
     changelog (features as of each customer's latest event)."""
-    from streams.features.state import CustomerState
+    from streams.features.pusher import customer_row
     from streams.workers.config import CUSTOMERS_TABLE, changelog_topic
 
     topic = changelog_topic(run.settings.streams.app_id, CUSTOMERS_TABLE)
@@ -419,18 +420,17 @@ def customer_feature_rows(run: DemoRun) -> list[dict[str, Any]]:
         latest[json.loads(record.key)] = json.loads(record.value) if record.value else None
     rows = []
     for cid, value in latest.items():
-        if not value:
-            continue
-        clock = CustomerState.from_dict(value["state"]).clock_at
-        if clock is None:
-            continue
-        rows.append({"customer_id": cid, "event_timestamp": clock, **value["features"]})
+        row = customer_row(cid, value) if value else None
+        if row is not None:
+            rows.append(row)
     return rows
 
 
-def push_features(run: DemoRun) -> None:
-    """Push every customer's real-time features to the Feast online store."""
+def push_features(run: DemoRun, timeout: float = 300.0) -> None:
+    """Wait until the feature pusher (started by `omnicx up`) has pushed every customer's
+    latest features to the Feast online store, and check they are there."""
     from feature_store.client import FeatureStoreClient
+    from streams.features.pusher import lag
 
     with run.console.status("waiting for feast apply (the feature repo)"):
         if run.feast_apply is not None:
@@ -438,19 +438,31 @@ def push_features(run: DemoRun) -> None:
         else:
             with FeatureStoreClient(run.settings.feature_store) as applier:
                 applier.apply()
-    client = FeatureStoreClient(run.settings.feature_store)
-    try:
-        rows = customer_feature_rows(run)
-        with _progress(run.console) as progress:
-            task = progress.add_task("features to the Feast online store", total=len(rows))
-            for i in range(0, len(rows), 500):
-                batch = rows[i : i + 500]
-                client.push_customer_features(batch)
-                progress.advance(task, len(batch))
-        client.flush()
-        run.features_pushed = len(rows)
-    finally:
-        client.close()
+    rows = customer_feature_rows(run)
+    deadline = time.monotonic() + timeout
+    with _progress(run.console) as progress:
+        task = progress.add_task("feature pusher catching up (changelog records)", total=None)
+        while (behind := lag(run.settings.bootstrap, run.settings.streams)) > 0:
+            progress.update(task, description=f"feature pusher: {behind:,} records behind")
+            if time.monotonic() > deadline:
+                log = run.settings.run_dir / "feature-pusher.log"
+                raise OmnicxError(
+                    f"the feature pusher is still {behind:,} records behind after "
+                    f"{timeout:.0f}s; see {log}"
+                )
+            time.sleep(0.5)
+    # Check, not assume: every customer with features can be read back from the online store.
+    ids = [row["customer_id"] for row in rows]
+    with FeatureStoreClient(run.settings.feature_store) as client:
+        found = 0
+        for i in range(0, len(ids), 500):
+            online = client.online_features(ids[i : i + 500], service="personalisation_v1")
+            found += sum(1 for values in online if values.get("contacts_24h") is not None)
+    if found < len(ids):
+        raise OmnicxError(
+            f"only {found:,} of {len(ids):,} customers' features are in the Feast online store"
+        )
+    run.features_pushed = found
 
 
 # -- 6. report ------------------------------------------------------------------------------
