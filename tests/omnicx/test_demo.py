@@ -50,7 +50,7 @@ def test_demo_runs_the_platform_end_to_end(tmp_path: Path) -> None:
     for kind in EXPECTED_SIGNALS:
         assert run.signals_by_type[kind] >= 1, (kind, run.signals_by_type)
 
-    # The linked-identity customer is one customer across at least three channels.
+    # The linked-identity customer is one customer across all five channels.
     timeline = run.linked["timeline"]
     channels = {e["channel"] for e in timeline["events"]}
     assert channels == {"email", "social", "phone", "chat", "app"}, channels
