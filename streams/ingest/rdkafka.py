@@ -28,29 +28,38 @@ class Delivery:
     """The acknowledgement of one record: `get()` waits for it and raises if it failed (the
     kafka-python future's interface, which `Ingestor` uses)."""
 
-    __slots__ = ("_owner", "done", "error")
+    __slots__ = ("_waiter", "done", "error")
 
-    def __init__(self, owner: RdKafkaProducer) -> None:
-        self._owner = owner
+    def __init__(self) -> None:
         self.done = False
         self.error: KafkaError | None = None
+        # Made only when a thread waits, so the delivery report wakes that thread alone.
+        self._waiter: threading.Event | None = None
 
     def __call__(self, error: KafkaError | None, _message: Any) -> None:
-        # librdkafka's delivery report, run by the poller thread.
+        # librdkafka's delivery report, served by the poller thread (or by `flush`).
         self.error = error
         self.done = True
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
 
     def get(self, timeout: float | None = None) -> None:
         """Wait until the broker acknowledged the record (or refused it)."""
         if not self.done:
-            self._owner.wait(self, timeout)
+            waiter = threading.Event()
+            self._waiter = waiter
+            # Checked again: the report may have come between the first check and the line
+            # above, before it could see the waiter.
+            if not self.done and not waiter.wait(timeout) and not self.done:
+                raise DeliveryTimeout(f"no acknowledgement within {timeout:.1f} s")
         if self.error is not None:
             raise KafkaException(self.error)
 
 
 class RdKafkaProducer:
     """`send` / `flush` / `close` over a confluent-kafka `Producer`, with one thread serving
-    delivery reports, so waiting request threads never compete for librdkafka's queue."""
+    delivery reports (request threads only wait, each for its own records)."""
 
     def __init__(self, bootstrap: str, config: ProducerConfig) -> None:
         self._producer = _RdProducer(
@@ -73,7 +82,6 @@ class RdKafkaProducer:
             self._producer.list_topics(timeout=config.bootstrap_timeout_ms / 1000)
         except KafkaException as exc:
             raise ConnectionError(f"no Kafka broker answered at {bootstrap}: {exc}") from exc
-        self._reported = threading.Condition()
         self._closing = False
         self._poller = threading.Thread(target=self._poll, name="rdkafka-delivery", daemon=True)
         self._poller.start()
@@ -86,7 +94,7 @@ class RdKafkaProducer:
         headers: list[tuple[str, bytes]] | None = None,
     ) -> Delivery:
         """Queue one record; returns its `Delivery`."""
-        delivery = Delivery(self)
+        delivery = Delivery()
         # confluent-kafka's stubs want list[tuple[str, str | bytes | None]] (list is invariant).
         rd_headers: Any = headers
         while True:
@@ -96,16 +104,6 @@ class RdKafkaProducer:
             except BufferError:
                 # The local queue is full: let the poller drain delivery reports first.
                 time.sleep(0.005)
-
-    def wait(self, delivery: Delivery, timeout: float | None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._reported:
-            while not delivery.done:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise DeliveryTimeout(f"no acknowledgement within {timeout:.1f} s")
-                # Bounded, so a report served by `flush` (not the poller) is seen too.
-                self._reported.wait(0.1 if remaining is None else min(remaining, 0.1))
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued record was acknowledged or failed."""
@@ -123,6 +121,4 @@ class RdKafkaProducer:
 
     def _poll(self) -> None:
         while not self._closing:
-            if self._producer.poll(0.05):
-                with self._reported:
-                    self._reported.notify_all()
+            self._producer.poll(0.05)

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from schemas.topics import INTERACTIONS
 from streams.adapters import AdapterConfig
 from streams.ingest import IngestConfig, Ingestor, ProducerConfig, make_producer
 from streams.ingest.pipeline import STAGE_HTTP, DeliveryFailed
-from streams.ingest.rdkafka import RdKafkaProducer
+from streams.ingest.rdkafka import Delivery, DeliveryTimeout, RdKafkaProducer
 from tests.streams.ingest.conftest import end_offsets, read_since, topics  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -99,3 +102,16 @@ def test_no_broker_fails_at_start() -> None:
     config = RDKAFKA.model_copy(update={"bootstrap_timeout_ms": 1000})
     with pytest.raises(ConnectionError, match="no Kafka broker answered"):
         make_producer("127.0.0.1:1", config)
+
+
+@pytest.mark.unit
+def test_delivery_waits_for_its_own_report() -> None:
+    acked, refused, silent = Delivery(), Delivery(), Delivery()
+    threading.Timer(0.2, acked, args=(None, None)).start()
+    t0 = time.monotonic()
+    assert acked.get(5) is None and time.monotonic() - t0 >= 0.15
+    refused(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), None)
+    with pytest.raises(KafkaException, match="MSG_SIZE_TOO_LARGE"):
+        refused.get(5)
+    with pytest.raises(DeliveryTimeout, match="0.1 s"):
+        silent.get(0.1)
