@@ -40,7 +40,7 @@ from schemas.events import InteractionEvent
 from schemas.topics import INTERACTIONS
 from streams.adapters import AdapterConfig, get_adapter
 from streams.api import ApiKeyStore
-from streams.ingest import IngestConfig, Ingestor, make_producer
+from streams.ingest import IngestConfig, Ingestor, ProducerConfig, make_producer
 from streams.ingest.pipeline import adapt_records
 from streams.sdk import EventProducer
 
@@ -156,7 +156,7 @@ def _messages(events: list[InteractionEvent]) -> list[tuple[bytes, bytes]]:
 
 
 def file_bench(bootstrap: str, directory: Path) -> None:
-    producer = make_producer(bootstrap)
+    producer = make_producer(bootstrap, ProducerConfig(client="librdkafka"))  # as `omnicx ingest`
     ingestor = Ingestor(producer, IngestConfig(adapters=ADAPTERS))
     for channel in ("email", "social", "app", "phone", "chat"):
         path = channel_file(channel, directory)
