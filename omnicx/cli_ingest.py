@@ -155,7 +155,7 @@ def ingest(
     )
 
     from schemas.topics import CHANNELS
-    from streams.ingest import BatchResult, Ingestor, make_producer
+    from streams.ingest import BatchResult, Ingestor, ProducerConfig, make_producer
     from streams.ingest.pipeline import IngestError
 
     if channel not in CHANNELS:
@@ -163,8 +163,9 @@ def ingest(
     files = _files(paths)
     settings = load_settings()
     try:
-        producer = make_producer(settings.bootstrap)
-    except KafkaError as exc:
+        # librdkafka: the same records as kafka-python for a fraction of the CPU per record.
+        producer = make_producer(settings.bootstrap, ProducerConfig(client="librdkafka"))
+    except (KafkaError, ConnectionError) as exc:
         raise OmnicxError(
             f"Kafka at {settings.bootstrap} does not answer ({type(exc).__name__}): start it "
             "with `omnicx up` or set OMNICX_KAFKA_BOOTSTRAP"
