@@ -68,6 +68,13 @@ def _figures_from_json(path: Path) -> list[Figure]:
 def run_child(area: str, package: str = "bench") -> int:
     """In the child: run one module's main() and write its figures for the parent."""
     common.AREA = area
+
+    def on_term(signum: int, _frame: object) -> None:
+        # Unwind instead of dying at once, so `finally` blocks stop the brokers, workers and
+        # servers the module started (they run in sessions of their own).
+        raise SystemExit(f"bench module {area} stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
     prior = os.environ.get(ENV_PRIOR)
     if prior and Path(prior).exists():
         common.PRIOR.update({f.name: f for f in _figures_from_json(Path(prior))})
@@ -112,7 +119,7 @@ def _run_one(
         timed_out.set()
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            time.sleep(30)
+            time.sleep(60)  # time to stop what it started
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass  # it ended on the TERM
@@ -155,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     record = RunRecord(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine_facts()
     )
-    console = Console()
+    console = Console(soft_wrap=True)  # a long BENCH line stays one line in logs
     m = record.machine
     console.print(
         f"bench: {', '.join(chosen)} on {m['cpus']} CPUs, {m.get('memory_gib', '?')} GiB; "
