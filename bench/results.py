@@ -153,6 +153,11 @@ def _num(value: float | None) -> str:
     return f"{value:.3f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
+def ours_is_better(ratio: Figure, ours_unit: str) -> bool:
+    """Whether a ratio (ours / peer) favours ours, given the unit of the figures divided."""
+    return ratio.value < 1 if ours_unit in LOWER_IS_BETTER else ratio.value > 1
+
+
 def markdown(record: RunRecord, charts: list[str] | None = None) -> str:
     """results.md: machine facts, modules, then one table per area."""
     m = record.machine
@@ -264,14 +269,19 @@ def charts(record: RunRecord, out_dir: Path) -> list[str]:
         f for f in record.figures if f.unit == "ratio" and math.isfinite(f.value) and f.value > 0
     ]
     if finite:
-        fig, ax = plt.subplots(figsize=(9, 0.32 * len(finite) + 1.4))
-        ax.barh([f.name for f in finite], [f.value for f in finite], color="#1f77b4")
+        units = {f.name: f.unit for f in record.figures}
+        # Green where ours is the better one: above 1 for rates, below 1 for ms and s.
+        colours = [
+            "#2ca02c" if ours_is_better(f, units.get(f.ours, "")) else "#d62728" for f in finite
+        ]
+        fig, ax = plt.subplots(figsize=(10, 0.32 * len(finite) + 1.6))
+        ax.barh([f.name for f in finite], [f.value for f in finite], color=colours)
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log")
         ax.invert_yaxis()
         ax.tick_params(labelsize=7)
-        ax.set_xlabel("ours / peer (log scale; 1 = same)", fontsize=8)
-        ax.set_title(f"Every ratio of the run ({note})", fontsize=9)
+        ax.set_xlabel("ours / peer (log scale; 1 = same; green: ours better)", fontsize=8)
+        ax.set_title(f"Every ratio of the run\n({note})", fontsize=9)
         fig.tight_layout()
         fig.savefig(out_dir / "ratios.png", dpi=110)
         plt.close(fig)

@@ -5,7 +5,7 @@
 
 Each module runs in a child process of its own (`python -m bench.run --child AREA`), one at a
 time so they do not compete for the two cores; a crash, a hang (OMNICX_BENCH_MODULE_TIMEOUT
-seconds, default 1200) or a leaked JVM of one cannot hide the others' figures. The child's
+seconds, default 1800) or a leaked JVM of one cannot hide the others' figures. The child's
 output is shown as it comes; its figures come back as JSON (with their peers), or, if it died
 before writing them, from the BENCH lines it printed. Figures of earlier modules are handed to
 later ones (`bench.common.prior`), so the Quix Streams peer is divided by the stream worker's
@@ -131,7 +131,8 @@ def _run_one(
     for line in proc.stdout:
         line = line.rstrip("\n")
         tail.append(line)
-        console.print(f"  [{area}] {line}", markup=False, highlight=False)
+        if "[Stage " not in line:  # Spark's console progress bars: noise in a log
+            console.print(f"  [{area}] {line}", markup=False, highlight=False)
         fig = parse_bench_line(line, area)
         if fig:
             printed.append(fig)
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_child(args.child, args.package)
 
     chosen = areas(args.areas, args.package)
-    timeout = float(os.environ.get("OMNICX_BENCH_MODULE_TIMEOUT", "1200"))
+    timeout = float(os.environ.get("OMNICX_BENCH_MODULE_TIMEOUT", "1800"))
     record = RunRecord(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine_facts()
     )

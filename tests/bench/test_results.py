@@ -240,3 +240,13 @@ def test_later_modules_see_earlier_figures(tmp_path: Path, monkeypatch: pytest.M
     assert run.main(["--package", "fakebench2", "--out", str(tmp_path / "out")]) == 0
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {f["name"]: f["value"] for f in doc["figures"]}["seen_before"] == 300.0
+
+
+def test_ours_is_better_reads_the_direction_from_the_unit() -> None:
+    from bench.results import ours_is_better
+
+    faster = Figure("r", 2.0, "ratio")
+    slower = Figure("r", 0.5, "ratio")
+    assert ours_is_better(faster, "events/s") and not ours_is_better(slower, "events/s")
+    # for latencies and durations, a ratio below 1 means ours takes less time
+    assert ours_is_better(slower, "ms") and not ours_is_better(faster, "s")
