@@ -47,7 +47,13 @@ from streams.sdk import EventProducer
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 ADAPTERS = AdapterConfig(own_email_domains=["acme.example"], own_social_handles=["AcmeHelp"])
-TARGET_RECORDS = {"app": 20_000, "phone": 10_000, "chat": 4_000, "social": 20_000, "email": 4_000}
+# Size: OMNICX_BENCH_INGEST_SCALE multiplies every channel's record count (default 1).
+_SCALE = float(os.environ.get("OMNICX_BENCH_INGEST_SCALE", "1"))
+TARGET_RECORDS = {
+    channel: max(100, int(n * _SCALE))
+    for channel, n in {"app": 20_000, "phone": 10_000, "chat": 4_000, "social": 20_000,
+                       "email": 4_000}.items()
+}  # fmt: skip
 HTTP_BATCH = 100
 HTTP_CLIENTS = 8
 HTTP_REQUESTS = 300
