@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+# Spark settings for a lake of thousands of rows (the demo's): interpret the plans rather than
+# compile them (Janino compiling each projection costs seconds, minutes on busy cores, while
+# the rows take milliseconds either way), and fewer shuffle partitions.
+SMALL_DATA_SPARK_CONF = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
 
 
 @dataclass
@@ -62,9 +69,12 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     return DagsterInstance.from_ref(ref)
 
 
-def resource_from_settings(settings: Settings) -> LakehouseResource:
-    """The lakehouse resource as omnicx settings describe it."""
+def resource_from_settings(settings: Settings, small_data: bool = False) -> LakehouseResource:
+    """The lakehouse resource as omnicx settings describe it (`small_data`: with
+    SMALL_DATA_SPARK_CONF under the settings' own Spark conf, and two shuffle partitions)."""
     from orchestration.definitions import LakehouseResource
+
+    conf = {**SMALL_DATA_SPARK_CONF, **settings.spark.extra_conf} if small_data else {}
 
     return LakehouseResource(
         lake_dir=str(settings.lake_dir),
@@ -72,6 +82,8 @@ def resource_from_settings(settings: Settings) -> LakehouseResource:
         spark_master=settings.spark.master,
         spark_driver_memory=settings.spark.driver_memory,
         spark_local_dir=str(settings.spark.local_dir) if settings.spark.local_dir else None,
+        spark_shuffle_partitions=2 if small_data else settings.spark.shuffle_partitions,
+        spark_conf=conf or dict(settings.spark.extra_conf),
         sla_minutes=settings.sla_minutes,
     )
 
@@ -137,6 +149,9 @@ def materialize_lakehouse(
             instance=instance,
             tags={"omnicx/started_by": "omnicx", **(tags or {}), **(range_tags or {})},
             raise_on_error=False,
+            # Dagster's console logger prints every event at DEBUG: it would bury the caller's
+            # progress bar; the events are in the instance (and the UI) all the same.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         if not result.success:
             failures = [e.message or e.event_type_value for e in result.all_events if e.is_failure]
