@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.common import local_broker, ratio, report
 
-DEFAULT_EVENTS = 200_000
+DEFAULT_EVENTS = 50_000
 CORE_KPIS = """
 WITH c AS (
   SELECT conversation_key, min(occurred_at) AS started_at
