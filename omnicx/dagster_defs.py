@@ -3,20 +3,10 @@ settings. `dagster asset materialize -m omnicx.dagster_defs --select '*' --parti
 
 from __future__ import annotations
 
-from omnicx.settings import Settings, load_settings
-from orchestration.definitions import LakehouseResource, build_definitions
+from omnicx.lake_dagster import resource_from_settings
+from omnicx.settings import load_settings
+from orchestration.definitions import build_definitions
 
-
-def resource_from_settings(settings: Settings) -> LakehouseResource:
-    """The lakehouse resource as omnicx settings describe it."""
-    return LakehouseResource(
-        lake_dir=str(settings.lake_dir),
-        kafka_bootstrap=settings.bootstrap,
-        spark_master=settings.spark.master,
-        spark_driver_memory=settings.spark.driver_memory,
-        spark_local_dir=str(settings.spark.local_dir) if settings.spark.local_dir else None,
-        sla_minutes=settings.sla_minutes,
-    )
-
+__all__ = ["defs", "resource_from_settings"]
 
 defs = build_definitions(resource_from_settings(load_settings()))

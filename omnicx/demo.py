@@ -8,10 +8,12 @@ The demo is a list of named steps (`DEMO_STEPS`) run in order over one `DemoRun`
    the ingest pipeline, with the simulated business's own addresses;
 4. `stream processing`: wait (measured, not slept) until the workers' consumer group has read
    everything: no lag on its input topics;
-5. `features to Feast`: wait until the feature pusher (`streams.features.pusher`, started by
+5. `lakehouse` (`omnicx/demo_lakehouse.py`): bronze -> silver -> gold materialised through
+   Dagster into the stack's instance, then the KPI table and the HTML report;
+6. `features to Feast`: wait until the feature pusher (`streams.features.pusher`, started by
    `omnicx up`) has pushed every customer's latest features to the Feast online store, and
    read them back;
-6. `report`: counts, signals by type, the linked customer's timeline through the Customer API.
+7. `report`: counts, signals by type, the linked customer's timeline through the Customer API.
 
 A later stage joins with one call, e.g. the lakehouse (issue 6):
 `add_step("lakehouse", run_lakehouse, after="stream processing")`.
@@ -639,6 +641,7 @@ add_step("ingest", ingest_files)
 add_step("stream processing", wait_for_streams)
 add_step("features to Feast", push_features)
 add_step("report", report)
+import omnicx.demo_lakehouse  # noqa: E402, F401  (adds the "lakehouse" step)
 
 
 def run_demo(
