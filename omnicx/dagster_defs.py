@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from omnicx.settings import Settings, load_settings
 from orchestration.definitions import LakehouseResource, build_definitions
+from orchestration.erase import FeatureStoreResource
 
 
 def resource_from_settings(settings: Settings) -> LakehouseResource:
@@ -19,4 +20,13 @@ def resource_from_settings(settings: Settings) -> LakehouseResource:
     )
 
 
-defs = build_definitions(resource_from_settings(load_settings()))
+def feature_store_from_settings(settings: Settings) -> FeatureStoreResource:
+    """The feature store resource (erase job) as omnicx settings describe it."""
+    fs = settings.feature_store.resolved()
+    return FeatureStoreResource(
+        data_dir=str(fs.data_dir), online_store=fs.online_store, redis_address=fs.redis_address
+    )
+
+
+_settings = load_settings()
+defs = build_definitions(resource_from_settings(_settings), feature_store_from_settings(_settings))
