@@ -126,13 +126,20 @@ def scan_changelog(
         OmnicxError: the topic could not be read to its end in `timeout_s`.
     """
     from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="omnicx-erase",
-    )
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="omnicx-erase",
+        )
+    except KafkaError as exc:
+        raise OmnicxError(
+            f"Kafka at {bootstrap} does not answer ({type(exc).__name__}): start it with "
+            "`omnicx up` or set OMNICX_KAFKA_BOOTSTRAP"
+        ) from exc
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:

@@ -40,7 +40,9 @@ from tests.feature_store.conftest import customer_row
 from tests.streams.conftest import Workers, make_event, new_workers
 from tests.streams.ingest.conftest import ServerThread, end_offsets, read_since
 
-pytestmark = pytest.mark.e2e
+# Idle, the test takes about 3 minutes; on a shared, loaded machine Spark's many small jobs
+# take much longer than the suite's 15-minute default timeout.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 SECRET = "Zelda.Secret@Example.com"  # normalised: zelda.secret@example.com
 PHONE = "+14155550199"
@@ -239,3 +241,25 @@ def test_erase_leaves_no_trace(workers: Workers, spark: Any, tmp_path: Path) -> 
     refused = read_since(bootstrap, T.DLQ, dlq_start)
     suppressed = [m for m in refused if dict(m.headers).get(ERROR_CLASS) == b"Suppressed"]
     assert len(suppressed) == 1 and suppressed[0].value is None
+
+
+def test_cli_refuses_an_unknown_customer_and_publishes_nothing(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNICX_")}
+    env.update(OMNICX_HOME=str(tmp_path / "home"), OMNICX_KAFKA_BOOTSTRAP=bootstrap)
+    before = sum(end_offsets(bootstrap, T.ERASURES).values())
+    done = subprocess.run(
+        [sys.executable, "-m", "omnicx", "erase", "cus_nobody", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "cus_nobody is unknown" in done.stderr and "Traceback" not in done.stderr
+    assert sum(end_offsets(bootstrap, T.ERASURES).values()) == before
