@@ -263,3 +263,24 @@ def test_cli_refuses_an_unknown_customer_and_publishes_nothing(
     assert done.returncode == 1, done.stderr
     assert "cus_nobody is unknown" in done.stderr and "Traceback" not in done.stderr
     assert sum(end_offsets(bootstrap, T.ERASURES).values()) == before
+
+
+@pytest.mark.unit
+def test_report_table_and_completeness() -> None:
+    from rich.console import Console
+
+    from omnicx.erase import ABSENT, PENDING, ErasureReport, PartReport
+
+    report = ErasureReport("cus_z", "test", identifiers=2, tombstones=2)
+    report.lake = PartReport(ERASED, {"bronze/interactions": 3}, "DELETE, REORG PURGE, VACUUM")
+    report.lake_files_removed = {"bronze/interactions": 2}
+    report.online_store = PartReport(ABSENT, detail="no feast sqlite online store")
+    report.stream_state = PartReport(ERASED, {"timeline events": 3})
+    assert report.complete
+    console = Console(width=160, record=True)
+    console.print(report.table())
+    text = console.export_text()
+    assert "3 rows, 2 files" in text and "no feast sqlite online store" in text
+    assert report.as_json()["lake"]["removed"] == {"bronze/interactions": 3}
+    report.stream_state.status = PENDING
+    assert not report.complete
