@@ -200,6 +200,15 @@ def stream_state(settings: Settings, customer_ids: Iterable[str]) -> dict[str, i
     return out
 
 
+def identity_links(settings: Settings, keys: list[str]) -> int:
+    """How many of these identifier keys the workers' identity graph holds."""
+    from streams.workers.config import IDENTITY_NODES_TABLE, changelog_topic
+
+    wanted = set(keys)
+    topic = changelog_topic(settings.streams.app_id, IDENTITY_NODES_TABLE)
+    return len(scan_changelog(settings.bootstrap, topic, lambda k, _v: k in wanted) or {})
+
+
 # --- the orchestration --------------------------------------------------------------------
 
 
@@ -259,6 +268,9 @@ def erase_everywhere(
             "workers' hold it (check the id with GET /v1/identities/TYPE/VALUE)"
         )
     report.identifiers = len(keys)
+    # Counted before the request is published: the workers may apply it within a second.
+    if before is not None:
+        before = {"identity links": identity_links(settings, keys), **before}
 
     if has_lake:
         result = erase_customer(spark, lake, customer_id, reason, progress=say, extra_keys=keys)
@@ -312,8 +324,7 @@ def wait_stream_state(
     nodes_topic = changelog_topic(settings.streams.app_id, IDENTITY_NODES_TABLE)
     wanted = set(keys)
     ids = {customer_id} | {customer_id_for(k) for k in keys}
-    held_nodes = scan_changelog(settings.bootstrap, nodes_topic, lambda k, _v: k in wanted) or {}
-    removed = {"identity links": len(held_nodes), **before}
+    removed = dict(before)
     deadline = time.monotonic() + timeout_s
     while True:
         left = stream_state(settings, ids) or {}

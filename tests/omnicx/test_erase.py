@@ -22,7 +22,6 @@ from feature_store.config import FeatureStoreConfig
 from jobs.bronze.ingest import ingest_interactions, ingest_rejections
 from jobs.config import LakehouseConfig
 from jobs.gold.features import refresh_features
-from jobs.gold.kpis import refresh_kpis
 from jobs.silver.identity import refresh_identity_graph
 from jobs.silver.timeline import refresh_timeline
 from omnicx.erase import ERASED, erase_everywhere
@@ -141,7 +140,6 @@ def test_erase_leaves_no_trace(workers: Workers, spark: Any, tmp_path: Path) -> 
         refresh_identity_graph(spark, lake)
         refresh_timeline(spark, lake)
         refresh_features(spark, lake)
-        refresh_kpis(spark, lake)
 
         # 3. Real-time features of both customers in a real Feast SQLite online store.
         fs_config = FeatureStoreConfig(
