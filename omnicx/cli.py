@@ -15,6 +15,7 @@ from omnicx import cli_ingest
 from omnicx.cli_features import features_app
 from omnicx.cli_lakehouse import register as register_lakehouse
 from omnicx.cli_simulate import simulate_command
+from omnicx.erase import erase_command
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
@@ -154,7 +155,8 @@ def _print_status(statuses: list) -> None:
     console.print(table)
 
 
-register_lakehouse(app)  # lake run, report, erase
+register_lakehouse(app)  # lake run, report
+app.command("erase")(erase_command)  # right to be forgotten, every store
 
 
 def main() -> None:

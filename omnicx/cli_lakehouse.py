@@ -1,4 +1,4 @@
-"""Lakehouse commands: `omnicx lake run`, `omnicx report`, `omnicx erase`."""
+"""Lakehouse commands: `omnicx lake run`, `omnicx report` (`omnicx erase`: omnicx/erase.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs.config import LakehouseConfig
-from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -157,40 +156,11 @@ def league_table(league: list[dict[str, Any]], limit: int = 15) -> Table:
     return table
 
 
-def erase(
-    customer_id: Annotated[str, typer.Argument(help="The customer_id to erase (cus_...).")],
-    reason: Annotated[
-        str, typer.Option(help="Why (kept with the request).")
-    ] = "data subject request",
-) -> None:
-    """Erase a customer: publish the request, delete from every Delta table, purge old files."""
-    from jobs.erase import erase_customer
-    from jobs.errors import JobsError
-
-    settings = load_settings()
-    with console.status("starting Spark") as status:
-        spark = _spark(settings)
-        try:
-            result = erase_customer(
-                spark, lake_config(settings), customer_id, reason, progress=status.update
-            )
-        except JobsError as exc:
-            raise OmnicxError(str(exc)) from exc
-    console.print_json(
-        json.dumps(
-            {
-                "customer_id": result.customer_id,
-                "identifiers": len(result.identifier_keys),
-                "deleted_rows": result.deleted_rows,
-                "files_removed": result.files_removed,
-                "tombstones": result.tombstones,
-            }
-        )
-    )
-
-
 def register(app: typer.Typer) -> None:
     """Add the lakehouse commands to the `omnicx` app."""
+    from omnicx.erase import erase_command
+
     app.add_typer(lake_app, name="lake")
     app.command()(report)
-    app.command()(erase)
+    # `omnicx erase` lives in omnicx/erase.py (every store); `lake erase` is kept as its alias.
+    lake_app.command("erase", help="Alias of `omnicx erase` (erases every store).")(erase_command)

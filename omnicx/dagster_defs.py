@@ -4,9 +4,19 @@ settings. `dagster asset materialize -m omnicx.dagster_defs --select '*' --parti
 from __future__ import annotations
 
 from omnicx.lake_dagster import resource_from_settings
-from omnicx.settings import load_settings
+from omnicx.settings import Settings, load_settings
 from orchestration.definitions import build_definitions
+from orchestration.erase import FeatureStoreResource
 
 __all__ = ["defs", "resource_from_settings"]
 
-defs = build_definitions(resource_from_settings(load_settings()))
+def feature_store_from_settings(settings: Settings) -> FeatureStoreResource:
+    """The feature store resource (erase job) as omnicx settings describe it."""
+    fs = settings.feature_store.resolved()
+    return FeatureStoreResource(
+        data_dir=str(fs.data_dir), online_store=fs.online_store, redis_address=fs.redis_address
+    )
+
+
+_settings = load_settings()
+defs = build_definitions(resource_from_settings(_settings), feature_store_from_settings(_settings))

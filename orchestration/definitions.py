@@ -319,13 +319,19 @@ def dlq_growth(context: SensorEvaluationContext, lakehouse: LakehouseResource) -
     return RunRequest(run_key=f"dlq-{size}", tags={"omnicx/dlq_growth": str(size - last)})
 
 
-def build_definitions(lakehouse: LakehouseResource) -> Definitions:
-    """The Definitions for a given lake/Kafka (tests pass temp dirs; the CLI passes settings)."""
+def build_definitions(lakehouse: LakehouseResource, feature_store: Any = None) -> Definitions:
+    """The Definitions for a given lake/Kafka (tests pass temp dirs; the CLI passes settings);
+    `feature_store` is an `orchestration.erase.FeatureStoreResource` (default: its defaults)."""
+    from orchestration.erase import FeatureStoreResource, erase_customer_job
+
     return Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[ingest_job, gold_job],
+        jobs=[ingest_job, gold_job, erase_customer_job],
         schedules=[hourly, daily],
         sensors=[new_interactions, dlq_growth],
-        resources={"lakehouse": lakehouse},
+        resources={
+            "lakehouse": lakehouse,
+            "feature_store": feature_store or FeatureStoreResource(),
+        },
     )

@@ -58,6 +58,7 @@ from streams.workers.config import (
     resolved_topic,
     ticks_topic,
 )
+from streams.workers.erasure import register_erasure
 from streams.workers.records import (
     customer_record,
     first_response_from_json,
@@ -362,6 +363,7 @@ def build_app(
                 deadlines.pop(cid, None)
                 await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 
+    register_erasure(app, config, nodes, components, timelines, customers)  # cx.erasures.v1
     return app
 
 
