@@ -135,11 +135,17 @@ def demo(
         int, typer.Option("--customers", "-n", help="Simulated customers (a day of traffic).")
     ] = 1_500,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 7,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option("--skip", help="A step not to run, e.g. --skip lakehouse (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the main job end to end on embedded defaults and show what happened."""
     from omnicx.demo import DemoOptions, run_demo
 
-    options = DemoOptions(customers=customers, seed=seed, down_after=down_after)
+    options = DemoOptions(
+        customers=customers, seed=seed, down_after=down_after, skip=frozenset(skip or ())
+    )
     run_demo(settings(), console=console, options=options)
 
 

@@ -10,6 +10,7 @@ from orchestration.erase import FeatureStoreResource
 
 __all__ = ["defs", "resource_from_settings"]
 
+
 def feature_store_from_settings(settings: Settings) -> FeatureStoreResource:
     """The feature store resource (erase job) as omnicx settings describe it."""
     fs = settings.feature_store.resolved()

@@ -73,6 +73,7 @@ class DemoOptions:
     tweets: Path = SAMPLE_TWEETS
     down_after: bool = False
     streams_timeout_s: float = 900.0
+    skip: frozenset[str] = frozenset()  # step names not to run (e.g. "lakehouse")
 
 
 @dataclass
@@ -659,8 +660,15 @@ def run_demo(
     console.rule("[bold]omnicx demo")
     began = time.monotonic()
     try:
-        for n, (name, step) in enumerate(DEMO_STEPS, start=1):
-            console.rule(f"{n}/{len(DEMO_STEPS)} {name}", style="cyan")
+        unknown = set(options.skip) - {name for name, _ in DEMO_STEPS}
+        if unknown:
+            raise OmnicxError(
+                f"no demo step named {', '.join(sorted(unknown))}; the steps are: "
+                + ", ".join(name for name, _ in DEMO_STEPS)
+            )
+        to_run = [(name, step) for name, step in DEMO_STEPS if name not in options.skip]
+        for n, (name, step) in enumerate(to_run, start=1):
+            console.rule(f"{n}/{len(to_run)} {name}", style="cyan")
             t0 = time.monotonic()
             step(run)
             run.seconds[name] = time.monotonic() - t0
