@@ -197,6 +197,8 @@ class FeaturePusherComponent:
         )
 
     def start(self) -> None:
+        if self.proc.is_running():
+            return  # `omnicx up` twice: the running pusher already wrote its ready file
         self.ready_file.unlink(missing_ok=True)
         self.proc.start()
         self.proc.wait_until(self.ready_file.exists, 60, "the feature pusher subscribed")
