@@ -1,7 +1,8 @@
 # omnicx — every target does its own set-up and is safe to run twice.
 #   make demo    set up, start the local stack, run the main job end to end
 #   make test    set up and run the whole test suite against real services
-#   make bench   set up and print the benchmark figures (BENCH <name> <value> <unit>)
+#   make bench   set up, print the benchmark figures (BENCH <name> <value> <unit>) next to their
+#                peers, and write table + charts to .omnicx/bench/ (subset: make bench BENCH="streams quix")
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -9,6 +10,7 @@ PY := $(VENV)/bin/python
 KAFKA_JARS := infra/kafka/target/lib/.resolved
 SPARK_JARS := infra/spark/target/lib/.resolved
 PYTEST_ARGS ?=
+BENCH ?=
 
 .PHONY: setup demo test bench up down status lint clean distclean
 
@@ -43,7 +45,7 @@ test: setup
 	  exit $$rc
 
 bench: setup
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH)
 
 up: setup
 	$(VENV)/bin/omnicx up

@@ -3,12 +3,11 @@ collected so `bench.run` can write them to .omnicx/bench/."""
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra.kafka import KafkaConfig, LocalKafka
@@ -17,25 +16,66 @@ from infra.procs import free_port, port_is_free
 
 @dataclass
 class Figure:
+    """One measured figure. A ratio figure names the two figures it divides, where known."""
+
     name: str
     value: float
     unit: str
-    peer: str = ""  # the figure this one is compared with, if any
+    peer: str = ""  # what this figure is compared with, as the bench module described it
+    area: str = ""  # the bench module that measured it (`kafka` for bench/kafka_bench.py)
+    ours: str = ""  # for a ratio: the figure on top (ours)
+    peer_figure: str = ""  # for a ratio: the figure below (the peer)
 
 
 FIGURES: list[Figure] = []
+# The area of the module being run; `bench.run` sets it before calling the module's main().
+AREA = ""
+# Figures measured earlier in the same `make bench` run, by name (other modules, other
+# processes), so a module can put its peer beside a figure measured elsewhere in the run.
+PRIOR: dict[str, Figure] = {}
 
 
 def report(name: str, value: float, unit: str, peer: str = "") -> None:
     """Print one figure in the BENCH format and remember it."""
-    FIGURES.append(Figure(name, value, unit, peer))
+    FIGURES.append(Figure(name, value, unit, peer, area=AREA))
+    print(format_bench_line(name, value, unit), flush=True)
+
+
+def format_bench_line(name: str, value: float, unit: str) -> str:
+    """`BENCH <name> <value> <unit>`: 3 decimals below 100, none above."""
     shown = f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
-    print(f"BENCH {name} {shown} {unit}", flush=True)
+    return f"BENCH {name} {shown} {unit}"
 
 
-def ratio(name: str, ours: float, peer: float, peer_name: str) -> None:
-    """Report ours/peer as a ratio next to the two figures."""
+def _figure_with_value(value: float, exclude: str = "") -> str:
+    # The figure a ratio's operand came from: the latest of this process with exactly that
+    # value (modules pass the variable they reported, so the float is the same object value).
+    for f in reversed(FIGURES):
+        if f.unit != "ratio" and f.value == value and f.name != exclude:
+            return f.name
+    return ""
+
+
+def ratio(name: str, ours: float, peer: float, peer_name: str, ours_name: str = "") -> None:
+    """Report ours/peer as a ratio next to the two figures.
+
+    The names of the two figures are recorded for the results table: `ours_name`, or else the
+    latest figure reported with the value `ours`; `peer_name` when it names a reported
+    figure, or else the latest with the value `peer`.
+    """
+    known = {f.name for f in FIGURES} | set(PRIOR)
+    ours_fig = ours_name or _figure_with_value(ours)
+    peer_fig = peer_name if peer_name in known else _figure_with_value(peer, exclude=ours_fig)
     report(name, ours / peer if peer else float("nan"), "ratio", peer=peer_name)
+    FIGURES[-1].ours, FIGURES[-1].peer_figure = ours_fig, peer_fig
+
+
+def prior(name: str) -> Figure | None:
+    """A figure of the same run measured before this module (see `PRIOR`), or None."""
+    for f in reversed(FIGURES):
+        if f.name == name:
+            return f
+    return PRIOR.get(name)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -48,16 +88,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
-
-
-def write_results(out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "results.json"
-    path.write_text(json.dumps([asdict(f) for f in FIGURES], indent=2))
-    lines = ["| figure | value | unit | compared with |", "|---|---:|---|---|"]
-    lines += [f"| {f.name} | {f.value:.3f} | {f.unit} | {f.peer} |" for f in FIGURES]
-    (out_dir / "results.md").write_text("\n".join(lines) + "\n")
-    return path
 
 
 @contextmanager

@@ -3,12 +3,15 @@ broker's cold-start time.
 
 Messages are 300-byte JSON documents, keyed, produced with acks=all and idempotence (what the
 omnicx SDK uses), consumed from the beginning by a fresh consumer.
+
+Size: OMNICX_BENCH_KAFKA_MESSAGES (default 100,000).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +20,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from bench.common import local_broker, ratio, report
 
-N = 100_000
+N = int(os.environ.get("OMNICX_BENCH_KAFKA_MESSAGES", "100000"))
 PARTITIONS = 3
 
 

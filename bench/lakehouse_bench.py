@@ -2,8 +2,8 @@
 gold (KPIs) over generated events on a fresh broker and lake; then the core KPI query over the
 same Parquet files in Spark SQL and in DuckDB (the peer a user would pick for one machine).
 
-Size: OMNICX_BENCH_LAKE_EVENTS (default 20,000; the shared 2-core machine cannot run 1,000,000
-through Spark in a couple of minutes).
+Size: OMNICX_BENCH_LAKE_EVENTS (default DEFAULT_EVENTS; the issue asks for 1,000,000, which
+the shared 2-core machine does not finish in ~10 minutes: see docs/lakehouse.md).
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import local_broker, ratio, report
 
+DEFAULT_EVENTS = 50_000
 CORE_KPIS = """
 WITH c AS (
   SELECT conversation_key, min(occurred_at) AS started_at
@@ -78,6 +80,62 @@ def generate(n: int, seed: int = 7) -> list:  # type: ignore[type-arg]
     return events[:n]
 
 
+def _iso(t: datetime) -> str:
+    # pydantic's form: no fraction when there are no microseconds.
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if t.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def generate_records(n: int, seed: int = 7) -> Iterator[tuple[bytes, bytes]]:
+    """The same n events as `generate` (same seed, same draws), as (key, canonical JSON)
+    built directly: ~10x faster than building InteractionEvent models, which matters at a
+    million events. tests/jobs/test_bench_generator.py checks the two agree."""
+    import orjson
+
+    from schemas.events import make_event_id
+
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    channels = ["email", "chat", "social", "phone", "app"]
+    customers = max(10, n // 6)
+    made = 0
+    conv = 0
+    while made < n:
+        conv += 1
+        who = rng.randrange(customers)
+        channel = rng.choice(channels)
+        t = start + timedelta(minutes=rng.randrange(30 * 24 * 60))
+        email = f"u{who}@example.com"
+        for k in range(rng.randint(1, 4)):
+            if made >= n:
+                break
+            direction = "inbound" if k % 2 == 0 else "outbound"
+            t += timedelta(minutes=rng.expovariate(1 / 45))
+            record = f"{conv}-{k}"
+            when = _iso(t)
+            value = orjson.dumps(
+                {
+                    "event_id": make_event_id("bench", record),
+                    "occurred_at": when,
+                    "ingested_at": when,
+                    "channel": channel,
+                    "direction": direction,
+                    "kind": "message",
+                    "conversation_id": f"c{conv}",
+                    "in_reply_to": None,
+                    "identifiers": [{"type": "email", "value": email}],
+                    "customer_id": None,
+                    "tenant": f"brand{who % 3}",
+                    "agent_id": None,
+                    "text": "thanks, that was great" if direction == "inbound" and k == 0 else None,
+                    "attributes": {},
+                    "source": {"system": "bench", "record_id": record},
+                    "schema_version": 1,
+                }
+            )
+            made += 1
+            yield f"email:{email}".encode(), value
+
+
 def main() -> None:
     import duckdb
     from kafka import KafkaProducer
@@ -90,23 +148,24 @@ def main() -> None:
     from jobs.silver.timeline import refresh_timeline
     from omnicx.topics import apply_topics
 
-    n = int(os.environ.get("OMNICX_BENCH_LAKE_EVENTS", "20000"))
+    n = int(os.environ.get("OMNICX_BENCH_LAKE_EVENTS", str(DEFAULT_EVENTS)))
     report("lakehouse_events", n, "events")
+    print(f"# load average at start: {os.getloadavg()}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="omnicx-lake-bench-"))
-    events = generate(n)
     with local_broker(tmp / "kafka") as (kafka, _cold):
         apply_topics(kafka.bootstrap)
         producer = KafkaProducer(
-            bootstrap_servers=kafka.bootstrap, linger_ms=20, batch_size=256 * 1024
+            bootstrap_servers=kafka.bootstrap,
+            linger_ms=20,
+            batch_size=512 * 1024,
+            compression_type="lz4",
         )
-        for ev in events:
-            producer.send(
-                "cx.interactions.v1",
-                key=ev.primary_identifier.key.encode(),
-                value=ev.to_json_bytes(),
-            )
+        t0 = time.perf_counter()
+        for key, value in generate_records(n):
+            producer.send("cx.interactions.v1", key=key, value=value)
         producer.flush()
         producer.close()
+        print(f"# generated and produced {n:,} events in {time.perf_counter() - t0:.0f}s")
         spark = build_spark_session(SparkConfig(local_dir=tmp / "spark", driver_memory="2g"))
         config = LakehouseConfig(lake_dir=tmp / "lake", kafka_bootstrap=kafka.bootstrap)
 
@@ -123,7 +182,8 @@ def main() -> None:
 
         t0 = time.perf_counter()
         refresh_kpis(spark, config)
-        report("gold_kpis_seconds", time.perf_counter() - t0, "s")
+        gold_s = time.perf_counter() - t0
+        report("gold_kpis_seconds", gold_s, "s")
 
         files = sorted(
             str(p) for p in config.table_path("silver/customer_timeline").rglob("*.parquet")
@@ -144,8 +204,16 @@ def main() -> None:
         duck_s = time.perf_counter() - t0
         report("duckdb_core_kpis_seconds", duck_s, "s", peer="spark_core_kpis_seconds")
         ratio("spark_over_duckdb_core_kpis", spark_s, duck_s, "duckdb")
-        if len(spark_rows) != len(duck_rows):
-            print(f"WARNING: Spark {len(spark_rows)} rows, DuckDB {len(duck_rows)} rows")
+        # The whole gold refresh (every KPI, written to Delta) against DuckDB's core query.
+        ratio("gold_kpis_over_duckdb_core_kpis", gold_s, duck_s, "duckdb")
+        # Same query, same files: the answers must agree, or the comparison means nothing.
+        ours = sorted((str(r[0]), r[1], r[2], int(r[3]), int(r[4])) for r in spark_rows)
+        theirs = sorted((str(r[0]), r[1], r[2], int(r[3]), int(r[4])) for r in duck_rows)
+        if ours != theirs:
+            print(f"WARNING: Spark and DuckDB disagree ({len(ours)} vs {len(theirs)} rows)")
+        else:
+            print(f"# Spark and DuckDB agree on {len(ours)} (day, channel, tenant) rows")
+        print(f"# load average at end: {os.getloadavg()}", flush=True)
         spark.stop()
 
 

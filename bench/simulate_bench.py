@@ -4,11 +4,14 @@ no other formats, no time ordering and no manifest.
 
 Both write the same number of records to a temporary directory in the same run. Wall-clock and
 CPU figures are both printed: the machine is shared, and CPU seconds are the steadier measure.
+
+Size: OMNICX_BENCH_SIMULATE_CUSTOMERS (default 10,000).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from datetime import UTC, date, datetime
@@ -20,7 +23,7 @@ from bench.common import ratio, report
 from omnicx.simulate.config import SimulateConfig
 from omnicx.simulate.run import simulate
 
-CUSTOMERS = 10_000
+CUSTOMERS = int(os.environ.get("OMNICX_BENCH_SIMULATE_CUSTOMERS", "10000"))
 
 
 def _faker_loop(path: Path, n: int) -> None:

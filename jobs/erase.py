@@ -14,7 +14,7 @@ Hooks: other stores (the Feast online store, stream worker state) register a cal
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ from jobs.config import LakehouseConfig
 from jobs.errors import UnknownCustomer
 from jobs.tables import (
     BRONZE_INTERACTIONS_SPEC,
+    BRONZE_REJECTIONS_SPEC,
     GOLD_CUSTOMER_FEATURES_DAILY_SPEC,
     SILVER_CUSTOMER_TIMELINE_SPEC,
     SILVER_IDENTITY_GRAPH_SPEC,
@@ -36,6 +37,9 @@ from schemas.identity import identifier_hash
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+# Tasks VACUUM lists a table's files with (Spark's default of 10,000 costs minutes locally).
+VACUUM_LISTING_PARALLELISM = 4
 
 ErasureHook = Callable[[ErasureRequest], None]
 # Stores outside the lake register here (feature_store's online-store erase, stream state).
@@ -109,15 +113,21 @@ def _purge(spark: SparkSession, path: str) -> int:
     # The session keeps Delta's retention guard on; erasure must remove the files holding the
     # deleted rows now, so it lowers the guard for this VACUUM only and restores it.
     guard = "spark.databricks.delta.retentionDurationCheck.enabled"
-    previous = spark.conf.get(guard, None)
-    spark.conf.set(guard, "false")
+    # VACUUM lists the table's files with this many Spark tasks (default 10,000): minutes of
+    # empty tasks on a small local table. A few are plenty for one table's directory.
+    listing = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+    overrides = {guard: "false", listing: str(VACUUM_LISTING_PARALLELISM)}
+    previous = {name: spark.conf.get(name, None) for name in overrides}
+    for name, value in overrides.items():
+        spark.conf.set(name, value)
     try:
         spark.sql(f"VACUUM delta.`{path}` RETAIN 0 HOURS")
     finally:
-        if previous is None:
-            spark.conf.unset(guard)
-        else:
-            spark.conf.set(guard, previous)
+        for name, old in previous.items():
+            if old is None:
+                spark.conf.unset(name)
+            else:
+                spark.conf.set(name, old)
     history = DeltaTable.forPath(spark, path).history(4).collect()
     removed = 0
     for row in history:
@@ -126,20 +136,41 @@ def _purge(spark: SparkSession, path: str) -> int:
     return removed
 
 
+def mentions_any(identifier_keys: list[str]) -> str:
+    """A condition on bronze.rejections: the record's bytes, key or reason mention one of the
+    identifiers' values (case-insensitive).
+
+    Refused records were never parsed into identifiers, so their raw bytes are searched for
+    the normalised value: an email or handle written differently in case is found, a phone
+    number written in another format (spaces, brackets) is not (docs/erasure.md).
+    """
+    values = sorted({k.split(":", 1)[1].lower() for k in identifier_keys if ":" in k})
+    text = (
+        "lower(concat_ws(' ', decode(raw_value, 'UTF-8'), kafka_key, error_message, source_file))"
+    )
+    parts = [f"instr({text}, '{v.replace(chr(39), chr(39) * 2)}') > 0" for v in values if v]
+    return " OR ".join(parts) if parts else "false"
+
+
 def erase_customer(
     spark: SparkSession,
     config: LakehouseConfig,
     customer_id: str,
     reason: str = "data subject request",
     progress: Callable[[str], None] | None = None,
+    extra_keys: Sequence[str] = (),
 ) -> ErasureResult:
     """Erase `customer_id` from Kafka-facing state and every Delta table.
 
+    Args:
+        extra_keys: identifier keys of the customer known elsewhere (the stream workers'
+            identity graph), erased and suppressed along with those of silver.identity_graph.
+
     Raises:
-        UnknownCustomer: the identity graph does not know the customer.
+        UnknownCustomer: neither the identity graph nor `extra_keys` know the customer.
     """
     say = progress or (lambda _m: None)
-    keys = customer_identifiers(spark, config, customer_id)
+    keys = sorted(set(customer_identifiers(spark, config, customer_id)) | set(extra_keys))
     if not keys:
         raise UnknownCustomer(
             f"{customer_id} is not in silver.identity_graph: run the lakehouse jobs first or "
@@ -153,6 +184,7 @@ def erase_customer(
     by_customer = f"customer_id = '{customer_id}'"
     targets = [
         (BRONZE_INTERACTIONS_SPEC, by_identifier),
+        (BRONZE_REJECTIONS_SPEC, mentions_any(keys)),
         (SILVER_IDENTITY_GRAPH_SPEC, by_customer),
         (SILVER_CUSTOMER_TIMELINE_SPEC, f"{by_customer} OR {by_identifier}"),
         (GOLD_CUSTOMER_FEATURES_DAILY_SPEC, by_customer),

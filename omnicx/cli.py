@@ -15,6 +15,7 @@ from omnicx import cli_ingest
 from omnicx.cli_features import features_app
 from omnicx.cli_lakehouse import register as register_lakehouse
 from omnicx.cli_simulate import simulate_command
+from omnicx.erase import erase_command
 from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
@@ -134,11 +135,17 @@ def demo(
         int, typer.Option("--customers", "-n", help="Simulated customers (a day of traffic).")
     ] = 1_500,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 7,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option("--skip", help="A step not to run, e.g. --skip lakehouse (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the main job end to end on embedded defaults and show what happened."""
     from omnicx.demo import DemoOptions, run_demo
 
-    options = DemoOptions(customers=customers, seed=seed, down_after=down_after)
+    options = DemoOptions(
+        customers=customers, seed=seed, down_after=down_after, skip=frozenset(skip or ())
+    )
     run_demo(settings(), console=console, options=options)
 
 
@@ -154,7 +161,8 @@ def _print_status(statuses: list) -> None:
     console.print(table)
 
 
-register_lakehouse(app)  # lake run, report, erase
+register_lakehouse(app)  # lake run, report
+app.command("erase")(erase_command)  # right to be forgotten, every store
 
 
 def main() -> None:

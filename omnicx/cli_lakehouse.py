@@ -1,11 +1,8 @@
-"""Lakehouse commands: `omnicx lake run`, `omnicx report`, `omnicx erase`."""
+"""Lakehouse commands: `omnicx lake run`, `omnicx report` (`omnicx erase`: omnicx/erase.py)."""
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from jobs.config import LakehouseConfig
-from omnicx.errors import OmnicxError
 from omnicx.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -75,86 +71,16 @@ def lake_run() -> None:
     console.print_json(json.dumps(out, default=str))
 
 
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def build_report(spark: SparkSession, config: LakehouseConfig) -> tuple[str, list[dict[str, Any]]]:
-    """(HTML page with embedded PNG charts, per-brand league rows) from the gold/silver tables."""
-    import matplotlib
+    """(HTML page with embedded PNG charts, per-brand league rows) from the lake, without
+    keeping files (`omnicx.lake_report.write_report` keeps them)."""
+    import tempfile
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from omnicx.lake_report import write_report
 
-    from jobs.gold.kpis import brand_league
-    from jobs.tables import GOLD_CX_KPIS_DAILY_SPEC, SILVER_CUSTOMER_TIMELINE_SPEC, ensure_table
-
-    kpis: Any = (
-        spark.read.format("delta")
-        .load(ensure_table(spark, config, GOLD_CX_KPIS_DAILY_SPEC))
-        .toPandas()
-    )
-    timeline = spark.read.format("delta").load(
-        ensure_table(spark, config, SILVER_CUSTOMER_TIMELINE_SPEC)
-    )
-    league = [
-        {
-            "brand": r.brand,
-            "contacts": int(r.contacts),
-            "answered": int(r.answered),
-            "first_response_p50_s": r.first_response_p50_s,
-            "first_response_p90_s": r.first_response_p90_s,
-        }
-        for r in brand_league(timeline).collect()
-    ]
-    charts: list[tuple[str, str]] = []
-    if not kpis.empty:
-        by_day = kpis.groupby(["day", "channel"])["contacts"].sum().unstack(fill_value=0)
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        by_day.plot(ax=ax, kind="bar", stacked=True)
-        ax.set_title("Contacts per day and channel")
-        ax.set_ylabel("contacts")
-        charts.append(("Contacts", _png(fig)))
-        plt.close(fig)
-        sla = kpis.groupby("channel").apply(
-            lambda g: g["answered_within_sla"].sum() / max(1, g["conversations_opened"].sum()),
-            include_groups=False,
-        )
-        fig, ax = plt.subplots(figsize=(6, 3))
-        sla.plot(ax=ax, kind="bar", ylim=(0, 1))
-        ax.set_title(f"Share answered within {config.sla_minutes} min")
-        charts.append(("SLA", _png(fig)))
-        plt.close(fig)
-    answered = [row for row in league if row["first_response_p50_s"] is not None]
-    if answered:
-        fig, ax = plt.subplots(figsize=(7, 0.35 * len(answered) + 1))
-        ax.barh(
-            [r["brand"] for r in answered][::-1],
-            [r["first_response_p50_s"] / 60 for r in answered][::-1],
-        )
-        ax.set_xlabel("median first response (minutes)")
-        ax.set_title("Brand reply-time league (social)")
-        charts.append(("League", _png(fig)))
-        plt.close(fig)
-    rows = "".join(
-        f"<tr><td>{r['brand']}</td><td>{r['answered']}</td>"
-        f"<td>{_minutes(r['first_response_p50_s'])}</td><td>{_minutes(r['first_response_p90_s'])}</td></tr>"
-        for r in league
-    )
-    images = "".join(
-        f'<h2>{title}</h2><img alt="{title}" src="data:image/png;base64,{data}"/>'
-        for title, data in charts
-    )
-    html = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>omnicx CX report</title></head>"
-        f"<body><h1>omnicx CX report</h1><p>generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{len(kpis)} KPI rows</p>{images}<h2>Reply-time league</h2><table border='1'>"
-        "<tr><th>brand</th><th>answered</th><th>p50 (min)</th><th>p90 (min)</th></tr>"
-        f"{rows}</table></body></html>"
-    )
-    return html, league
+    with tempfile.TemporaryDirectory(prefix="omnicx-report-") as tmp:
+        files = write_report(spark, config, Path(tmp))
+        return files.html.read_text(encoding="utf-8"), files.tables["brand_league"]
 
 
 def _minutes(seconds: float | None) -> str:
@@ -162,76 +88,79 @@ def _minutes(seconds: float | None) -> str:
 
 
 def report(
-    out: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path(
-        "omnicx-report.html"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the report (default <home>/report)."),
+    ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the per-brand reply-time league as JSON.")
+        bool,
+        typer.Option(
+            "--json", help="Print the report's tables as JSON (the files are written too)."
+        ),
     ] = False,
     refresh: Annotated[
-        bool, typer.Option("--refresh", help="Run bronze, silver and gold first.")
+        bool,
+        typer.Option("--refresh", help="Materialise the lakehouse through Dagster first."),
     ] = False,
 ) -> None:
-    """Write an HTML report with charts of the gold KPIs (or the brand league as JSON)."""
+    """Write the KPI report (HTML with charts, JSON, PNGs) from the gold tables; print its path."""
+    from omnicx.lake_report import write_report
+
     settings = load_settings()
     config = lake_config(settings)
+    folder = (out or settings.home / "report").expanduser().resolve()
     quiet = Console(stderr=True)
     with quiet.status("starting Spark") as status:
-        spark = _spark(settings)
         if refresh:
-            run_all(spark, config, lambda m: status.update(f"refreshing {m}"))
+            from omnicx.lake_dagster import (
+                dagster_instance,
+                materialize_lakehouse,
+                resource_from_settings,
+            )
+
+            materialize_lakehouse(
+                resource_from_settings(settings),
+                dagster_instance(settings),
+                on_start=lambda name, done, total: status.update(
+                    f"Dagster: materialising {name} ({done}/{total} runs done)"
+                ),
+            )
         status.update("building the report")
-        html, league = build_report(spark, config)
+        files = write_report(_spark(settings), config, folder)
     if as_json:
-        print(json.dumps(league, indent=2))
+        print(json.dumps(files.tables, indent=2))
+        quiet.print(f"report written to {files.html}")
         return
-    out.write_text(html, encoding="utf-8")
-    table = Table("brand", "answered", "p50 s", "p90 s")
-    for r in league:
+    console.print(league_table(files.tables["brand_league"]))
+    console.print(f"report written to {files.html}")
+    console.print(f"  tables as JSON: {files.json}; charts: {files.html.parent / 'charts'}/")
+
+
+def league_table(league: list[dict[str, Any]], limit: int = 15) -> Table:
+    """The brand reply-time league as a rich table (minutes)."""
+    table = Table(
+        "brand", "contacts", "answered", "p50 (min)", "p90 (min)", title="reply-time league"
+    )
+    for col in table.columns[1:]:
+        col.justify = "right"
+    for r in league[:limit]:
         table.add_row(
             r["brand"],
-            str(r["answered"]),
-            str(r["first_response_p50_s"]),
-            str(r["first_response_p90_s"]),
+            f"{r['contacts']:,}",
+            f"{r['answered']:,}",
+            _minutes(r["first_response_p50_s"]),
+            _minutes(r["first_response_p90_s"]),
         )
-    console.print(table)
-    console.print(f"report written to {out}")
-
-
-def erase(
-    customer_id: Annotated[str, typer.Argument(help="The customer_id to erase (cus_...).")],
-    reason: Annotated[
-        str, typer.Option(help="Why (kept with the request).")
-    ] = "data subject request",
-) -> None:
-    """Erase a customer: publish the request, delete from every Delta table, purge old files."""
-    from jobs.erase import erase_customer
-    from jobs.errors import JobsError
-
-    settings = load_settings()
-    with console.status("starting Spark") as status:
-        spark = _spark(settings)
-        try:
-            result = erase_customer(
-                spark, lake_config(settings), customer_id, reason, progress=status.update
-            )
-        except JobsError as exc:
-            raise OmnicxError(str(exc)) from exc
-    console.print_json(
-        json.dumps(
-            {
-                "customer_id": result.customer_id,
-                "identifiers": len(result.identifier_keys),
-                "deleted_rows": result.deleted_rows,
-                "files_removed": result.files_removed,
-                "tombstones": result.tombstones,
-            }
-        )
-    )
+    if len(league) > limit:
+        table.caption = f"{limit} of {len(league)} brands; all in the JSON"
+    return table
 
 
 def register(app: typer.Typer) -> None:
     """Add the lakehouse commands to the `omnicx` app."""
+    from omnicx.erase import erase_command
+
     app.add_typer(lake_app, name="lake")
     app.command()(report)
-    app.command()(erase)
+    # `omnicx erase` lives in omnicx/erase.py (every store); `lake erase` is kept as its alias.
+    lake_app.command("erase", help="Alias of `omnicx erase` (erases every store).")(erase_command)

@@ -8,9 +8,12 @@ The demo is a list of named steps (`DEMO_STEPS`) run in order over one `DemoRun`
    the ingest pipeline, with the simulated business's own addresses;
 4. `stream processing`: wait (measured, not slept) until the workers' consumer group has read
    everything: no lag on its input topics;
-5. `features to Feast`: push every customer's real-time features from the workers' `customers`
-   changelog to the Feast online store (the workers do not push yet);
-6. `report`: counts, signals by type, the linked customer's timeline through the Customer API.
+5. `lakehouse` (`omnicx/demo_lakehouse.py`): bronze -> silver -> gold materialised through
+   Dagster into the stack's instance, then the KPI table and the HTML report;
+6. `features to Feast`: wait until the feature pusher (`streams.features.pusher`, started by
+   `omnicx up`) has pushed every customer's latest features to the Feast online store, and
+   read them back;
+7. `report`: counts, signals by type, the linked customer's timeline through the Customer API.
 
 A later stage joins with one call, e.g. the lakehouse (issue 6):
 `add_step("lakehouse", run_lakehouse, after="stream processing")`.
@@ -70,6 +73,7 @@ class DemoOptions:
     tweets: Path = SAMPLE_TWEETS
     down_after: bool = False
     streams_timeout_s: float = 900.0
+    skip: frozenset[str] = frozenset()  # step names not to run (e.g. "lakehouse")
 
 
 @dataclass
@@ -408,7 +412,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
 def customer_feature_rows(run: DemoRun) -> list[dict[str, Any]]:
     """The latest real-time features of every customer, from the workers' `customers` table
     changelog (features as of each customer's latest event)."""
-    from streams.features.state import CustomerState
+    from streams.features.pusher import customer_row
     from streams.workers.config import CUSTOMERS_TABLE, changelog_topic
 
     topic = changelog_topic(run.settings.streams.app_id, CUSTOMERS_TABLE)
@@ -419,18 +423,17 @@ def customer_feature_rows(run: DemoRun) -> list[dict[str, Any]]:
         latest[json.loads(record.key)] = json.loads(record.value) if record.value else None
     rows = []
     for cid, value in latest.items():
-        if not value:
-            continue
-        clock = CustomerState.from_dict(value["state"]).clock_at
-        if clock is None:
-            continue
-        rows.append({"customer_id": cid, "event_timestamp": clock, **value["features"]})
+        row = customer_row(cid, value) if value else None
+        if row is not None:
+            rows.append(row)
     return rows
 
 
-def push_features(run: DemoRun) -> None:
-    """Push every customer's real-time features to the Feast online store."""
+def push_features(run: DemoRun, timeout: float = 300.0) -> None:
+    """Wait until the feature pusher (started by `omnicx up`) has pushed every customer's
+    latest features to the Feast online store, and check they are there."""
     from feature_store.client import FeatureStoreClient
+    from streams.features.pusher import lag
 
     with run.console.status("waiting for feast apply (the feature repo)"):
         if run.feast_apply is not None:
@@ -438,19 +441,31 @@ def push_features(run: DemoRun) -> None:
         else:
             with FeatureStoreClient(run.settings.feature_store) as applier:
                 applier.apply()
-    client = FeatureStoreClient(run.settings.feature_store)
-    try:
-        rows = customer_feature_rows(run)
-        with _progress(run.console) as progress:
-            task = progress.add_task("features to the Feast online store", total=len(rows))
-            for i in range(0, len(rows), 500):
-                batch = rows[i : i + 500]
-                client.push_customer_features(batch)
-                progress.advance(task, len(batch))
-        client.flush()
-        run.features_pushed = len(rows)
-    finally:
-        client.close()
+    rows = customer_feature_rows(run)
+    deadline = time.monotonic() + timeout
+    with _progress(run.console) as progress:
+        task = progress.add_task("feature pusher catching up (changelog records)", total=None)
+        while (behind := lag(run.settings.bootstrap, run.settings.streams)) > 0:
+            progress.update(task, description=f"feature pusher: {behind:,} records behind")
+            if time.monotonic() > deadline:
+                log = run.settings.run_dir / "feature-pusher.log"
+                raise OmnicxError(
+                    f"the feature pusher is still {behind:,} records behind after "
+                    f"{timeout:.0f}s; see {log}"
+                )
+            time.sleep(0.5)
+    # Check, not assume: every customer with features can be read back from the online store.
+    ids = [row["customer_id"] for row in rows]
+    with FeatureStoreClient(run.settings.feature_store) as client:
+        found = 0
+        for i in range(0, len(ids), 500):
+            online = client.online_features(ids[i : i + 500], service="personalisation_v1")
+            found += sum(1 for values in online if values.get("contacts_24h") is not None)
+    if found < len(ids):
+        raise OmnicxError(
+            f"only {found:,} of {len(ids):,} customers' features are in the Feast online store"
+        )
+    run.features_pushed = found
 
 
 # -- 6. report ------------------------------------------------------------------------------
@@ -627,6 +642,7 @@ add_step("ingest", ingest_files)
 add_step("stream processing", wait_for_streams)
 add_step("features to Feast", push_features)
 add_step("report", report)
+import omnicx.demo_lakehouse  # noqa: E402, F401  (adds the "lakehouse" step)
 
 
 def run_demo(
@@ -644,8 +660,15 @@ def run_demo(
     console.rule("[bold]omnicx demo")
     began = time.monotonic()
     try:
-        for n, (name, step) in enumerate(DEMO_STEPS, start=1):
-            console.rule(f"{n}/{len(DEMO_STEPS)} {name}", style="cyan")
+        unknown = set(options.skip) - {name for name, _ in DEMO_STEPS}
+        if unknown:
+            raise OmnicxError(
+                f"no demo step named {', '.join(sorted(unknown))}; the steps are: "
+                + ", ".join(name for name, _ in DEMO_STEPS)
+            )
+        to_run = [(name, step) for name, step in DEMO_STEPS if name not in options.skip]
+        for n, (name, step) in enumerate(to_run, start=1):
+            console.rule(f"{n}/{len(to_run)} {name}", style="cyan")
             t0 = time.monotonic()
             step(run)
             run.seconds[name] = time.monotonic() - t0

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
             self.api = self.api.model_copy(update={"keys_file": self.home / "api_keys.json"})
         if "data_dir" not in self.streams.model_fields_set:
             self.streams = self.streams.model_copy(update={"data_dir": self.home / "streams"})
+        if "topic_replication_factor" not in self.streams.model_fields_set and self.manages_kafka:
+            # The workers' changelogs get the local cluster's replication (3 on 3 brokers).
+            self.streams = self.streams.model_copy(
+                update={"topic_replication_factor": self.kafka.replication_factor}
+            )
         self.lake_dir = (self.lake_dir or self.home / "lake").expanduser().resolve()
         if "data_dir" not in self.redis.model_fields_set:
             self.redis = self.redis.model_copy(update={"data_dir": self.home / "redis"})

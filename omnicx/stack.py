@@ -168,6 +168,50 @@ class StreamWorkersComponent:
         return ComponentStatus(self.name, up, f"{len(workers)} worker(s)", {"workers": workers})
 
 
+class FeaturePusherComponent:
+    """Pushes the workers' features to the Feast online store (`streams.features.pusher`)."""
+
+    name = "feature-pusher"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ready_file = settings.run_dir / "feature-pusher.ready"
+        self.proc = ManagedProcess(
+            name="feature pusher",
+            argv=[
+                sys.executable,
+                "-m",
+                "streams.features.pusher",
+                "--bootstrap",
+                settings.bootstrap,
+                "--streams",
+                settings.streams.model_dump_json(),
+                "--feature-store",
+                settings.feature_store.model_dump_json(),
+                "--ready-file",
+                str(self.ready_file),
+            ],
+            pidfile=settings.run_dir / "feature-pusher.pid",
+            logfile=settings.run_dir / "feature-pusher.log",
+            marker="streams.features.pusher",
+        )
+
+    def start(self) -> None:
+        if self.proc.is_running():
+            return  # `omnicx up` twice: the running pusher already wrote its ready file
+        self.ready_file.unlink(missing_ok=True)
+        self.proc.start()
+        self.proc.wait_until(self.ready_file.exists, 60, "the feature pusher subscribed")
+
+    def stop(self, purge: bool = False) -> None:
+        self.proc.stop()
+
+    def status(self) -> ComponentStatus:
+        pid = self.proc.pid()
+        target = f"feast online store ({self.settings.online_store})"
+        return ComponentStatus(self.name, pid is not None, target, {"pid": pid})
+
+
 class ApiComponent:
     """The Customer API (uvicorn), with every area's routes (`omnicx.api_server`)."""
 
@@ -282,7 +326,11 @@ def build_components(settings: Settings, with_dagster: bool = False) -> list[Com
     components: list[Component] = [KafkaComponent(settings)]
     if settings.online_store == "redis":
         components.append(RedisComponent(settings))
-    components += [StreamWorkersComponent(settings), ApiComponent(settings)]
+    components += [
+        StreamWorkersComponent(settings),
+        FeaturePusherComponent(settings),
+        ApiComponent(settings),
+    ]
     if with_dagster:
         components.append(DagsterComponent(settings, settings.dagster_port))
     return components

@@ -55,6 +55,8 @@ class LakehouseResource(ConfigurableResource):  # type: ignore[misc]
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"
     spark_local_dir: str | None = None
+    spark_shuffle_partitions: int = 4
+    spark_conf: dict[str, str] = {}
     sla_minutes: int = 60
     interactions_topic: str = INTERACTIONS
     dlq_topic: str = DLQ
@@ -86,6 +88,9 @@ class LakehouseResource(ConfigurableResource):  # type: ignore[misc]
                 master=self.spark_master,
                 driver_memory=self.spark_driver_memory,
                 local_dir=Path(self.spark_local_dir) if self.spark_local_dir else None,
+                shuffle_partitions=self.spark_shuffle_partitions,
+                # Progress is shown by Dagster and omnicx, not by Spark's console bar.
+                extra_conf={"spark.ui.showConsoleProgress": "false", **self.spark_conf},
             )
         )
 
@@ -265,9 +270,8 @@ CHECKS = [
 ingest_job = define_asset_job(
     "bronze_silver_hourly", selection=AssetSelection.groups("bronze", "silver")
 )
-gold_job = define_asset_job(
-    "gold_daily", selection=AssetSelection.groups("gold"), partitions_def=DAILY
-)
+# Partitioned like the gold assets it selects (Dagster infers it).
+gold_job = define_asset_job("gold_daily", selection=AssetSelection.groups("gold"))
 
 hourly = ScheduleDefinition(job=ingest_job, cron_schedule="7 * * * *", execution_timezone="UTC")
 
@@ -315,13 +319,19 @@ def dlq_growth(context: SensorEvaluationContext, lakehouse: LakehouseResource) -
     return RunRequest(run_key=f"dlq-{size}", tags={"omnicx/dlq_growth": str(size - last)})
 
 
-def build_definitions(lakehouse: LakehouseResource) -> Definitions:
-    """The Definitions for a given lake/Kafka (tests pass temp dirs; the CLI passes settings)."""
+def build_definitions(lakehouse: LakehouseResource, feature_store: Any = None) -> Definitions:
+    """The Definitions for a given lake/Kafka (tests pass temp dirs; the CLI passes settings);
+    `feature_store` is an `orchestration.erase.FeatureStoreResource` (default: its defaults)."""
+    from orchestration.erase import FeatureStoreResource, erase_customer_job
+
     return Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[ingest_job, gold_job],
+        jobs=[ingest_job, gold_job, erase_customer_job],
         schedules=[hourly, daily],
         sensors=[new_interactions, dlq_growth],
-        resources={"lakehouse": lakehouse},
+        resources={
+            "lakehouse": lakehouse,
+            "feature_store": feature_store or FeatureStoreResource(),
+        },
     )

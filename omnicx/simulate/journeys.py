@@ -125,7 +125,12 @@ def ordinary_contact(sim: PersonSim, ms: int) -> None:
 def _chat_attributes(sim: PersonSim, *, email: bool, phone: bool = False) -> dict[str, str]:
     """Contact attributes of a web chat: the widget's visitor id (the analytics anonymousId),
     plus what the pre-chat form asked for."""
-    attrs = {"VisitorId": sim.person.web_anonymous_id}
+    attrs = {
+        "VisitorId": sim.person.web_anonymous_id,
+        # The widget shares the site's analytics cookie, so it also passes it by its analytics
+        # name: that is what links the chat to the web sessions (a device_id).
+        "AnonymousId": sim.person.web_anonymous_id,
+    }
     if email:
         attrs["CustomerEmail"] = sim.person.email
     if phone:

@@ -118,7 +118,7 @@ def load_json(data: bytes, what: str) -> Any:
     if not text.strip():
         raise MalformedPayload(f"empty payload; expected a {what} JSON document")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         # An unterminated string runs to the end of the input (JSON strings cannot hold raw
         # newlines), so it is a truncation too.
@@ -131,6 +131,12 @@ def load_json(data: bytes, what: str) -> Any:
             f"invalid JSON in the {what} document at line {exc.lineno}, column {exc.colno}: "
             f"{exc.msg}"
         ) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json takes NaN/Infinity, which JSON (RFC 8259) does not have and which would not
+    # survive the canonical event's own JSON round trip.
+    raise MalformedPayload(f"invalid JSON: {name} is not a JSON value")
 
 
 def type_name(value: Any) -> str:

@@ -22,6 +22,9 @@ DEFAULT_CONTACT_ATTRIBUTE_IDENTIFIERS: dict[str, IdentifierType] = {
     "CustomerPhone": IdentifierType.PHONE,
     "CustomerVisitorId": IdentifierType.CHAT_VISITOR_ID,
     "VisitorId": IdentifierType.CHAT_VISITOR_ID,
+    # A web widget that shares the site's analytics cookie passes the Segment anonymousId,
+    # which the app adapter records as a device_id: the same value links chat and web.
+    "AnonymousId": IdentifierType.DEVICE_ID,
     "CustomerTwitter": IdentifierType.SOCIAL_HANDLE,
     "CrmId": IdentifierType.CRM_ID,
     "CustomerCrmId": IdentifierType.CRM_ID,

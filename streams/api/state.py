@@ -149,6 +149,7 @@ class StateView:
             k = key.decode()
             if value is None:
                 self.merged_into.pop(k, None)
+                self.links.pop(k, None)  # an erased identifier (streams.workers.erasure)
                 return
             upd = IdentityUpdate.from_json_bytes(value)
             if upd.kind == "link":

@@ -94,7 +94,9 @@ def ingest_extension(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kafka = await run_in_threadpool(
-            make_producer, bootstrap, producer or ProducerConfig(client_id="omnicx-http-ingest")
+            make_producer,
+            bootstrap,
+            producer or ProducerConfig(client_id="omnicx-http-ingest", client="librdkafka"),
         )
         app.state.ingestor = Ingestor(kafka, config, suppressed=suppressed)
         try:

@@ -22,6 +22,11 @@ class ProducerConfig(BaseModel):
         1_048_576, ge=1024, description="Largest request; the broker's default message limit."
     )
     client_id: str = Field("omnicx-ingest", description="Kafka client id.")
+    client: Literal["kafka-python", "librdkafka"] = Field(
+        "kafka-python",
+        description="kafka-python (the SDK's producer) or librdkafka via confluent-kafka (the "
+        "HTTP endpoint's: ~10x less CPU per record; same records, keys and partitions).",
+    )
     request_timeout_ms: int = Field(30_000, ge=1000, description="Per-request timeout.")
     bootstrap_timeout_ms: int = Field(
         10_000, ge=1000, description="Give up this soon when no broker answers at start-up."
@@ -59,10 +64,17 @@ class KeyHashPartitioner(DefaultPartitioner):
         return int(ordered[_key_hash(bytes(serialized_key)) % len(ordered)])
 
 
-def make_producer(bootstrap: str, config: ProducerConfig | None = None) -> KafkaProducer:
+def make_producer(bootstrap: str, config: ProducerConfig | None = None) -> Any:
     """An idempotent producer: acks=all, so an accepted event is on every in-sync replica, and
-    idempotence, so the client's retries never duplicate a record within a partition."""
+    idempotence, so the client's retries never duplicate a record within a partition.
+
+    A kafka-python `KafkaProducer`, or with `config.client == "librdkafka"` a
+    `streams.ingest.rdkafka.RdKafkaProducer` (the same `send` / `flush` / `close`)."""
     config = config or ProducerConfig()
+    if config.client == "librdkafka":
+        from streams.ingest.rdkafka import RdKafkaProducer
+
+        return RdKafkaProducer(bootstrap, config)
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=config.client_id,

@@ -61,6 +61,7 @@ from streams.workers.config import (
     ticks_topic,
 )
 from streams.workers.delivery import DeliveryTracker, track_deliveries
+from streams.workers.erasure import register_erasure
 from streams.workers.records import (
     customer_record,
     first_response_from_json,
@@ -146,6 +147,7 @@ def build_app(
         # bugs; every update below is idempotent instead.
         processing_guarantee="at_least_once",
         topic_partitions=T.STREAM_PARTITIONS,
+        topic_replication_factor=config.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=config.commit_interval_s,
         web_enabled=True,
@@ -504,6 +506,7 @@ def build_app(
                 deadlines.pop(cid, None)
                 await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 
+    register_erasure(app, config, nodes, components, timelines, customers)  # cx.erasures.v1
     return app
 
 

@@ -69,6 +69,14 @@ class StreamsConfig(BaseModel):
         0.05, gt=0, description="How long an agent waits to fill a batch before processing it."
     )
     log_level: str = Field("info", description="faust worker log level.")
+    topic_replication_factor: int = Field(
+        1,
+        ge=1,
+        description=(
+            "Replication of the workers' internal topics (changelogs, repartitions). "
+            "`omnicx up` sets it to the local cluster's replication (3 on the 3-broker mode)."
+        ),
+    )
     tick_interval_s: float = Field(
         15.0, gt=0, description="How often customers with unanswered public posts are checked."
     )

@@ -3,13 +3,17 @@ CloudEvents headers carry the attributes."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.cloudevents import headers_dict, interaction_headers
-from schemas.events import Identifier, InteractionEvent, make_event_id
+from schemas.events import EVENT_ID_NAMESPACE, Identifier, InteractionEvent, make_event_id
 from schemas.identifiers import InvalidIdentifier, normalise
 
 pytestmark = pytest.mark.unit
@@ -61,6 +65,14 @@ def test_event_id_is_stable_and_distinguishes_parts() -> None:
         "amazon_connect_ctr", "c-1", "end"
     )
     assert make_event_id("a", "b|c") != make_event_id("a|b", "c")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(), st.text())
+def test_event_id_matches_uuid5_for_any_strings(system: str, record_id: str, part: str) -> None:
+    # The contract: uuid5(EVENT_ID_NAMESPACE, JSON [system, record_id, part]).
+    name = json.dumps([system, record_id, part], ensure_ascii=False, separators=(",", ":"))
+    assert make_event_id(system, record_id, part) == str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
 
 
 def test_json_round_trip_keeps_offset_and_unicode() -> None:

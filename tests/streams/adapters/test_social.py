@@ -7,6 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.events import make_event_id
 from streams.adapters import social
@@ -148,3 +150,55 @@ def test_twcs_row_as_json_object() -> None:
     adapted = social.adapt(doc, business_config(), received_at=RECEIVED_AT)
     assert adapted.record_id == "700001"
     assert adapted.events[0].tenant == "AcmeHelp"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)),
+    st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59),
+)
+def test_twcs_time_parses_like_strptime(moment: datetime, offset_min: int) -> None:
+    sign = "-" if offset_min < 0 else "+"
+    text = moment.strftime("%a %b %d %H:%M:%S ") + (
+        f"{sign}{abs(offset_min) // 60:02d}{abs(offset_min) % 60:02d} {moment.year:04d}"
+    )
+    expected = datetime.strptime(text, social.TWCS_TIME_FORMAT)
+    got = social.parse_twcs_time(text)
+    assert got == expected and got.isoformat() == expected.isoformat()
+    assert got.utcoffset() == expected.utcoffset()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="MonTueOctDec 0123456789:+-Zx", max_size=40))
+def test_twcs_time_refuses_what_strptime_refuses(text: str) -> None:
+    try:
+        expected: datetime | None = datetime.strptime(text, social.TWCS_TIME_FORMAT)
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            social.parse_twcs_time(text)
+    else:
+        assert social.parse_twcs_time(text).isoformat() == expected.isoformat()
+
+
+def test_twcs_time_edge_cases_match_strptime() -> None:
+    for text in [
+        "Wed Oct 11 06:55:44 +0000 2017",
+        "wed OCT 11 06:55:44 -0530 2017",
+        "Wed Feb 30 06:55:44 +0000 2017",  # no such day
+        "Wed Oct 11 24:00:00 +0000 2017",
+        "Wed Oct 11 06:55:60 +0000 2017",
+        "Wed Oct 11 06:55:44 +2400 2017",
+        "Wed Oct 1 06:55:44 +0000 2017",  # one-digit day: strptime's path
+        "Wed Oct 11 06:55:44 Z 2017",
+    ]:
+        try:
+            expected = datetime.strptime(text, social.TWCS_TIME_FORMAT).isoformat()
+        except ValueError:
+            expected = "ValueError"
+        try:
+            got = social.parse_twcs_time(text).isoformat()
+        except ValueError:
+            got = "ValueError"
+        assert got == expected, text
