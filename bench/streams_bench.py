@@ -17,6 +17,7 @@ the Customer API, against a fresh local broker.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import threading
@@ -82,7 +83,21 @@ def _end_total(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def stream_throughput(bootstrap: str, config: StreamsConfig, worker: ManagedProcess) -> float:
+def _cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of process `pid` so far (0 if unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stream_throughput(
+    bootstrap: str, config: StreamsConfig, worker: ManagedProcess
+) -> tuple[float, float]:
+    """Events per second of one worker, and its CPU seconds per event (same window)."""
     events = journeys(N_EVENTS, CUSTOMERS, seed=3, tag="bench")
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
     for ev in events:
@@ -96,17 +111,23 @@ def stream_throughput(bootstrap: str, config: StreamsConfig, worker: ManagedProc
     worker.start()
     worker.wait_until(lambda: port_answers("127.0.0.1", config.web_port), 120, "faust web", None)
     first: tuple[float, int] | None = None
+    cpu0 = 0.0
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         done = _end_total(bootstrap, config.customer_events_topic)
         if done and first is None:
             first = (time.perf_counter(), done)
+            cpu0 = _cpu_s(worker.pid())
         if done >= N_EVENTS:
             break
         time.sleep(0.5)
     assert first is not None, "the worker produced nothing"
     elapsed = time.perf_counter() - first[0]
-    return (done - first[1]) / elapsed if elapsed > 0 else float("nan")
+    cpu = _cpu_s(worker.pid()) - cpu0
+    n = done - first[1]
+    if elapsed <= 0 or n <= 0:
+        return float("nan"), float("nan")
+    return n / elapsed, cpu / n
 
 
 async def bare_aiokafka(bootstrap: str, topic: str, n: int) -> float:
@@ -243,8 +264,10 @@ def main() -> None:
                 marker="streams.workers",
             )
             try:
-                ours = stream_throughput(bootstrap, config, worker)
+                ours, cpu_per_event = stream_throughput(bootstrap, config, worker)
                 report("stream_events_per_s", ours, "events/s")
+                # Load-independent: the worker's CPU time over the same window, per event.
+                report("stream_worker_cpu_ms_per_event", cpu_per_event * 1000, "ms")
                 bare = asyncio.run(bare_aiokafka(bootstrap, config.interactions_topic, N_EVENTS))
                 report("aiokafka_consume_events_per_s", bare, "events/s")
                 ratio("stream_vs_aiokafka", ours, bare, "aiokafka_consume_events_per_s")

@@ -48,6 +48,15 @@ from streams.identity.messages import updates_for
 from streams.rules.config import RulesConfig
 from streams.rules.engine import pending_deadline, step, tick
 from streams.timeline import BucketedTimeline
+from streams.workers.batches import (
+    Source,
+    group_by_partition,
+    is_sources,
+    pack_resolved,
+    pack_sources,
+    unpack_resolved,
+    unpack_sources,
+)
 from streams.workers.config import (
     CHANNELS_TABLE,
     CUSTOMERS_TABLE,
@@ -242,9 +251,11 @@ def build_app(
 
     @app.agent(interactions)
     async def route(stream: Any) -> None:
-        # Forward the raw bytes with their source position; the identity agent parses (once)
-        # and rejects what does not validate.
+        # Forward the raw bytes with their source position, one record per batch
+        # (`streams.workers.batches`); the identity agent parses (once) and rejects what does
+        # not validate.
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            sources: list[Source] = []
             for event in batch:
                 message = event.message
                 if event.value is None:
@@ -256,10 +267,9 @@ def build_app(
                         message.offset,
                     )
                     continue
-                source = f"{message.partition}:{message.offset}".encode()
-                await identity_in.send(
-                    key=event.key, value=event.value, headers=[(_SOURCE_HEADER, source), *origin]
-                )
+                sources.append((message.partition, message.offset, event.key, event.value))
+            for value in pack_sources(sources):
+                await identity_in.send(key=None, value=value, partition=0, headers=origin)
 
     @app.agent(identity_in)
     async def identity(stream: Any) -> None:
@@ -276,12 +286,13 @@ def build_app(
             graph = IdentityGraph(node_view, comp_view)
             pending = []
             merged = False
-            for event in batch:
+            # (customer_id, message) for `<app>-resolved`, sent as one record per partition.
+            out_msgs: list[tuple[str, dict[str, Any]]] = []
+            for partition, offset, key, value in _sources_of(batch):
                 try:
-                    ev = InteractionEvent.from_json_bytes(event.value)
+                    ev = InteractionEvent.from_json_bytes(value)
                 except (ValidationError, ValueError) as exc:
-                    partition, offset = _source_of(event.message.headers)
-                    await reject(event.key, event.value, exc, partition, offset)
+                    await reject(key, value, exc, partition, offset)
                     continue
                 res = graph.resolve([i.key for i in ev.identifiers], ev.occurred_at)
                 for upd in updates_for(res, ev.event_id, ev.occurred_at):
@@ -291,26 +302,13 @@ def build_app(
                 for cid in res.revived:
                     # Tombstone: an id merged away earlier lives again.
                     pending.append(await identity_updates.send(key=cid.encode(), value=None))
-                    pending.append(
-                        await resolved.send(
-                            key=cid.encode(), value=_envelope({"t": "revive"}), headers=origin
-                        )
-                    )
+                    out_msgs.append((cid, {"t": "revive"}))
                 for old, new in res.merges:
                     merged = True
-                    pending.append(
-                        await resolved.send(
-                            key=old.encode(),
-                            value=_envelope({"t": "merge", "to": new}),
-                            headers=origin,
-                        )
-                    )
+                    out_msgs.append((old, {"t": "merge", "to": new}))
                 out = ev.model_copy(update={"customer_id": res.customer_id})
-                await resolved.send(
-                    key=res.customer_id.encode(),
-                    value=_envelope({"t": "event", "e": out.model_dump(mode="json")}),
-                    headers=origin,
-                )
+                out_msgs.append((res.customer_id, {"t": "event", "e": out.model_dump(mode="json")}))
+            pending.extend(await send_resolved(out_msgs))
             if merged:
                 # Merges must reach the broker before the graph records them (see module doc).
                 for fut in pending:
@@ -319,28 +317,41 @@ def build_app(
             await _commit_overlay(node_view, nodes, part, origin)
             await _commit_overlay(comp_view, components, part, origin)
 
+    async def send_resolved(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """Send `(customer_id, message)` pairs to `<app>-resolved`, one record per partition
+        (`streams.workers.batches`); returns the delivery futures."""
+        futs = []
+        for partition, pairs in group_by_partition(items, T.STREAM_PARTITIONS).items():
+            for value in pack_resolved(pairs):
+                futs.append(
+                    await resolved.send(key=None, value=value, partition=partition, headers=origin)
+                )
+        return futs
+
     @app.agent(resolved)
     async def timeline(stream: Any) -> None:
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
-            # Per customer (records of one key share a partition), in arrival order: the
+            # Per customer (a customer's messages share a partition), in arrival order: the
             # customer's timeline and feature state are read once and written once per batch.
-            groups: dict[str, list[Any]] = {}
+            groups: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
             for event in batch:
-                groups.setdefault(event.key.decode(), []).append(event)
+                for cid, msg in unpack_resolved(event.key, event.value):
+                    groups.setdefault(cid, []).append((event, msg))
             acks: list[Any] = []
+            forward: list[tuple[str, dict[str, Any]]] = []
             writes: list[Any] = []
-            for cid, events in groups.items():
+            for cid, items in groups.items():
                 try:
-                    writes.append(await timeline_group(cid, events, acks))
+                    writes.append(await timeline_group(cid, items, forward))
                 except Exception as exc:
                     # Raising would make faust acknowledge the whole batch (take_events acks
                     # in a `finally`), silently: the customer's records go to the DLQ instead,
                     # and the other customers of the batch are written.
-                    log.exception("timeline: customer %s failed; %d records", cid, len(events))
-                    for event in events:
+                    log.exception("timeline: customer %s failed; %d records", cid, len(items))
+                    for event, msg in items:
                         await reject(
-                            event.key,
-                            event.value,
+                            cid.encode(),
+                            orjson.dumps(msg),
                             exc,
                             event.message.partition,
                             event.message.offset,
@@ -348,6 +359,7 @@ def build_app(
                             source_topic=event.message.topic,
                         )
             try:
+                acks.extend(await send_resolved(forward))
                 # Moves (merges) are acknowledged before they are recorded.
                 for fut in acks:
                     await fut
@@ -356,11 +368,15 @@ def build_app(
             except Exception as exc:
                 _stop_unacknowledged(exc)
 
-    async def timeline_group(cid: str, events: list[Any], acks: list[Any]) -> Any:
+    async def timeline_group(
+        cid: str, items: list[tuple[Any, dict[str, Any]]], forward: list[tuple[str, Any]]
+    ) -> Any:
+        """Apply one customer's messages of a batch; returns the write to do once the batch's
+        forwarded messages (`forward`, extended on success) are acknowledged."""
         tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
         rules_run = RulesRun(cid)
-        for event in events:
-            msg = orjson.loads(event.value)
+        moved: list[tuple[str, dict[str, Any]]] = []
+        for _event, msg in items:
             kind = msg["t"]
             if kind == "revive":
                 tl.revive()
@@ -368,18 +384,11 @@ def build_app(
                 to = msg["to"]
                 if to == cid:
                     continue
-                for entry in tl.move_to(to):
-                    acks.append(
-                        await resolved.send(
-                            key=to.encode(), value=_envelope(_moved(entry["e"], to)), headers=origin
-                        )
-                    )
+                moved.extend((to, _moved(entry["e"], to)) for entry in tl.move_to(to))
             elif tl.head["to"] is not None:
                 # Already merged away: the event follows its customer.
                 to = tl.head["to"]
-                await resolved.send(
-                    key=to.encode(), value=_envelope(_moved(msg["e"], to)), headers=origin
-                )
+                moved.append((to, _moved(msg["e"], to)))
             else:
                 ev = InteractionEvent.model_validate(msg["e"])
                 entry = {"ts": ev.occurred_at.timestamp(), "id": ev.event_id, "e": msg["e"]}
@@ -392,8 +401,9 @@ def build_app(
                 # Features and rules run on repeats too: they are idempotent by event_id and
                 # re-send a repeated event's signals in case the first sending was lost.
                 await rules_run.step(ev)
-        # Changelog partition: the customer's own (records of one key share a partition).
-        part = events[0].message.partition
+        forward.extend(moved)
+        # Changelog partition: the customer's own (a customer's messages share a partition).
+        part = items[0][0].message.partition
 
         async def write() -> None:
             await rules_run.finish(part)
@@ -526,6 +536,17 @@ def _stop_unacknowledged(exc: BaseException) -> None:
 _SOURCE_HEADER = "omnicx-source"
 WORKER_HEADER = "omnicx-worker"
 """Header naming the worker that wrote an internal or changelog record (crash diagnostics)."""
+
+
+def _sources_of(batch: Any) -> Iterator[Source]:
+    """The input records carried by a batch of `<app>-identity-in` records: batches of
+    `route` (`streams.workers.batches`), or single records with a source header (before)."""
+    for event in batch:
+        if is_sources(event.value):
+            yield from unpack_sources(event.value)
+        else:
+            partition, offset = _source_of(event.message.headers)
+            yield partition, offset, event.key, event.value
 
 
 def _source_of(headers: Any) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
 from streams.workers.app import WORKER_HEADER
+from streams.workers.batches import is_sources, unpack_resolved, unpack_sources
 from streams.workers.config import (
     TIMELINES_TABLE,
     StreamsConfig,
@@ -103,18 +104,25 @@ def trace(bootstrap: str, config: StreamsConfig, ids: set[str]) -> Trace:
         if eid in ids:
             t.seen[eid]["1 input"].append(see(r, (r.key or b"").decode()))
     for r in read_all(bootstrap, identity_in_topic(app)):
-        eid = json.loads(r.value).get("event_id") if r.value else None
-        if eid in ids:
-            t.seen[eid]["2 identity-in"].append(see(r, (r.key or b"").decode()))
+        if is_sources(r.value):
+            inner = [(k, v) for _p, _o, k, v in unpack_sources(r.value)]
+        else:
+            inner = [(r.key, r.value)] if r.value else []
+        for k, v in inner:
+            try:
+                eid = json.loads(v).get("event_id")
+            except ValueError:
+                continue
+            if eid in ids:
+                t.seen[eid]["2 identity-in"].append(see(r, (k or b"").decode()))
     for r in read_all(bootstrap, resolved_topic(app)):
-        msg = json.loads(r.value)
-        key = (r.key or b"").decode()
-        if msg.get("t") == "event" and msg["e"]["event_id"] in ids:
-            t.seen[msg["e"]["event_id"]]["3 resolved"].append(see(r, key))
-        elif msg.get("t") in ("merge", "revive"):
-            t.control[key].append(see(r, key, f"{msg['t']} {msg.get('to', '')}".strip()))
-            if msg.get("to"):
-                t.control[msg["to"]].append(see(r, key, f"{msg['t']} {key} into it"))
+        for key, msg in unpack_resolved(r.key, r.value):
+            if msg.get("t") == "event" and msg["e"]["event_id"] in ids:
+                t.seen[msg["e"]["event_id"]]["3 resolved"].append(see(r, key))
+            elif msg.get("t") in ("merge", "revive"):
+                t.control[key].append(see(r, key, f"{msg['t']} {msg.get('to', '')}".strip()))
+                if msg.get("to"):
+                    t.control[msg["to"]].append(see(r, key, f"{msg['t']} {key} into it"))
     for r in read_all(bootstrap, config.customer_events_topic):
         eid = json.loads(r.value)["event_id"]
         if eid in ids:

@@ -1,0 +1,139 @@
+"""Internal records that carry many messages: one record per batch (and partition) instead of
+one per event on the workers' internal hops (pure).
+
+Every record costs faust and aiokafka the same per-message machinery on both ends (send,
+produce request, fetch, stream event), whatever its size; the profile put most of the worker's
+CPU there. The two internal hops of each event therefore carry batches:
+
+- `route` -> `<app>-identity-in`: the raw input records of a batch, with their source position
+  (`pack_sources`, a length-prefixed binary frame: the payloads are arbitrary bytes, junk
+  included, that the identity agent validates);
+- `identity` and `timeline` -> `<app>-resolved`: `[customer_id, message]` pairs grouped by the
+  partition the customer's key maps to (`group_by_partition`, `pack_resolved`), so a record
+  lands where a record keyed by each of its customers would have landed, and the timeline
+  agent (and the table partitions it writes) sees each customer on its own partition.
+
+Records are cut at `MAX_RECORD_BYTES`, well under the broker's 1 MB `message.max.bytes`.
+Readers also accept the single-message records written before (rolling upgrades, old topics).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+MAX_RECORD_BYTES = 512 * 1024
+SOURCES_MAGIC = b"\x00cxs1"  # a JSON event never starts with a NUL byte
+_HEAD = struct.Struct(">iqii")  # partition, offset, key length (-1: none), value length
+
+Source = tuple[int, int, bytes | None, bytes]
+"""An input record: (partition, offset, key, value)."""
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition aiokafka's (and Kafka's) default partitioner picks for `key`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def pack_sources(sources: Iterable[Source], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """Input records as frames, cut into values of at most `limit` bytes (a single record
+    larger than that goes alone)."""
+    out: list[bytes] = []
+    parts: list[bytes] = [SOURCES_MAGIC]
+    size = len(SOURCES_MAGIC)
+    for partition, offset, key, value in sources:
+        frame = _HEAD.pack(partition, offset, -1 if key is None else len(key), len(value))
+        n = len(frame) + len(key or b"") + len(value)
+        if len(parts) > 1 and size + n > limit:
+            out.append(b"".join(parts))
+            parts, size = [SOURCES_MAGIC], len(SOURCES_MAGIC)
+        parts.extend((frame, key or b"", value))
+        size += n
+    if len(parts) > 1:
+        out.append(b"".join(parts))
+    return out
+
+
+def is_sources(value: bytes | None) -> bool:
+    """Whether `value` is a record of `pack_sources`."""
+    return value is not None and value.startswith(SOURCES_MAGIC)
+
+
+def unpack_sources(value: bytes) -> list[Source]:
+    """The input records of a `pack_sources` value, in order.
+
+    Raises:
+        ValueError: `value` is not a complete `pack_sources` record.
+    """
+    if not is_sources(value):
+        raise ValueError("not a batch of input records")
+    out: list[Source] = []
+    view = memoryview(value)
+    i, end = len(SOURCES_MAGIC), len(value)
+    while i < end:
+        if i + _HEAD.size > end:
+            raise ValueError("truncated batch of input records")
+        partition, offset, klen, vlen = _HEAD.unpack_from(view, i)
+        i += _HEAD.size
+        key = None
+        if klen >= 0:
+            key = bytes(view[i : i + klen])
+            i += klen
+        if i + vlen > end:
+            raise ValueError("truncated batch of input records")
+        out.append((partition, offset, key, bytes(view[i : i + vlen])))
+        i += vlen
+    return out
+
+
+def group_by_partition(
+    items: Iterable[tuple[str, dict[str, Any]]], partitions: int
+) -> dict[int, list[tuple[str, dict[str, Any]]]]:
+    """`(customer_id, message)` pairs by the partition of the customer's key, order kept."""
+    out: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    cache: dict[str, int] = {}
+    for cid, msg in items:
+        p = cache.get(cid)
+        if p is None:
+            p = cache[cid] = partition_of(cid.encode(), partitions)
+        out.setdefault(p, []).append((cid, msg))
+    return out
+
+
+def pack_resolved(
+    items: Iterable[tuple[str, dict[str, Any]]], limit: int = MAX_RECORD_BYTES
+) -> list[bytes]:
+    """`(customer_id, message)` pairs as `{"t": "batch", "m": [[cid, message], ...]}` values
+    of at most about `limit` bytes each (a single larger message goes alone)."""
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for cid, msg in items:
+        part = orjson.dumps([cid, msg])
+        if chunk and size + len(part) > limit:
+            out.append(_resolved_value(chunk))
+            chunk, size = [], 0
+        chunk.append(part)
+        size += len(part) + 1
+    if chunk:
+        out.append(_resolved_value(chunk))
+    return out
+
+
+def _resolved_value(parts: list[bytes]) -> bytes:
+    # The pairs were serialised once each (for their size); join them as JSON text.
+    return b'{"t":"batch","m":[' + b",".join(parts) + b"]}"
+
+
+def unpack_resolved(key: bytes | None, value: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The `(customer_id, message)` pairs of a record on `<app>-resolved`: a batch, or a single
+    message keyed by its customer (the format before batches)."""
+    msg = orjson.loads(value)
+    if msg.get("t") == "batch":
+        yield from msg["m"]  # [customer_id, message] pairs
+    else:
+        yield (key or b"").decode(), msg
