@@ -42,7 +42,7 @@ from schemas.cloudevents import interaction_headers, signal_headers
 from schemas.dlq import Rejection
 from schemas.events import InteractionEvent
 from streams.features.channel import ChannelResponseState, apply_response
-from streams.features.state import CustomerState
+from streams.features.state import CustomerState, FirstResponse
 from streams.identity import IdentityGraph
 from streams.identity.messages import updates_for
 from streams.rules.config import RulesConfig
@@ -73,6 +73,7 @@ from streams.workers.delivery import DeliveryTracker, track_deliveries
 from streams.workers.erasure import register_erasure
 from streams.workers.records import (
     customer_record,
+    event_from_resolved,
     first_response_from_json,
     first_response_json,
 )
@@ -347,10 +348,11 @@ def build_app(
                     groups.setdefault(cid, []).append((event, msg))
             acks: list[Any] = []
             forward: list[tuple[str, dict[str, Any]]] = []
+            responses: list[FirstResponse] = []
             writes: list[Any] = []
             for cid, items in groups.items():
                 try:
-                    writes.append(await timeline_group(cid, items, forward))
+                    writes.append(await timeline_group(cid, items, forward, responses))
                 except Exception as exc:
                     # Raising would make faust acknowledge the whole batch (take_events acks
                     # in a `finally`), silently: the customer's records go to the DLQ instead,
@@ -367,6 +369,13 @@ def build_app(
                             source_topic=event.message.topic,
                         )
             try:
+                # First responses: one record per channel and batch (the channel agent reads
+                # lists), not acknowledged before the writes: nothing here depends on them.
+                by_channel: dict[str, list[dict[str, Any]]] = {}
+                for fr in responses:
+                    by_channel.setdefault(fr.channel, []).append(first_response_json(fr))
+                for channel, frs in by_channel.items():
+                    await send(responses_name, channel.encode(), _envelope_list(frs))
                 acks.extend(await send_resolved(forward))
                 # Moves (merges) are acknowledged before they are recorded.
                 for fut in acks:
@@ -377,10 +386,14 @@ def build_app(
                 _stop_unacknowledged(exc)
 
     async def timeline_group(
-        cid: str, items: list[tuple[Any, dict[str, Any]]], forward: list[tuple[str, Any]]
+        cid: str,
+        items: list[tuple[Any, dict[str, Any]]],
+        forward: list[tuple[str, Any]],
+        responses: list[FirstResponse],
     ) -> Any:
         """Apply one customer's messages of a batch; returns the write to do once the batch's
-        forwarded messages (`forward`, extended on success) are acknowledged."""
+        forwarded messages (`forward`, extended on success, as `responses`, the first
+        responses) are acknowledged."""
         tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
         rules_run = RulesRun(cid)
         moved: list[tuple[str, dict[str, Any]]] = []
@@ -398,7 +411,8 @@ def build_app(
                 to = tl.head["to"]
                 moved.append((to, _moved(msg["e"], to)))
             else:
-                ev = InteractionEvent.model_validate(msg["e"])
+                # Validated by the identity agent, which wrote it: no second validation.
+                ev = event_from_resolved(msg["e"])
                 entry = {"ts": ev.occurred_at.timestamp(), "id": ev.event_id, "e": msg["e"]}
                 if tl.insert(entry, retention_s):
                     # Publish before recording: a crash in between repeats the publication
@@ -413,6 +427,7 @@ def build_app(
                 # re-send a repeated event's signals in case the first sending was lost.
                 await rules_run.step(ev)
         forward.extend(moved)
+        responses.extend(rules_run.responses)
         # Changelog partition: the customer's own (a customer's messages share a partition).
         part = items[0][0].message.partition
 
@@ -439,6 +454,7 @@ def build_app(
             self.state: CustomerState | None = None
             self.raised: list[Any] = []
             self.features: dict[str, Any] | None = None
+            self.responses: list[FirstResponse] = []
 
         async def step(self, ev: InteractionEvent) -> None:
             cid = self.cid
@@ -457,10 +473,7 @@ def build_app(
                     sig.to_json_bytes(),
                     headers=signal_headers(sig),
                 )
-            for fr in update.first_responses:
-                await first_responses.send(
-                    key=fr.channel.encode(), value=_envelope(first_response_json(fr))
-                )
+            self.responses.extend(update.first_responses)
             if update.changed or raised:
                 self.features = update.features
                 self.raised.extend(raised)
@@ -483,18 +496,38 @@ def build_app(
             else:
                 deadlines[self.cid] = due.timestamp()
 
+    responses_name = first_responses.get_topic_name()
+
     @app.agent(first_responses)
     async def channel_response(stream: Any) -> None:
-        async for raw in stream:
-            fr = first_response_from_json(orjson.loads(raw))
-            record = channels.get(fr.channel)
-            state = (
-                ChannelResponseState.from_dict(record)
-                if record
-                else ChannelResponseState(fr.channel)
-            )
-            if apply_response(state, fr):
-                channels[fr.channel] = state.to_dict()
+        try:
+            await channel_batches(stream)
+        except Exception as exc:
+            _stop_unacknowledged(exc)
+
+    async def channel_batches(stream: Any) -> None:
+        # A record holds a list of first responses of one channel (or one, written before);
+        # each channel's state is read once and written once per batch.
+        async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            states: dict[str, tuple[ChannelResponseState, int]] = {}
+            changed: set[str] = set()
+            for event in batch:
+                data = orjson.loads(event.value)
+                for item in data if isinstance(data, list) else [data]:
+                    fr = first_response_from_json(item)
+                    if fr.channel not in states:
+                        record = channels.get(fr.channel)
+                        state = (
+                            ChannelResponseState.from_dict(record)
+                            if record
+                            else ChannelResponseState(fr.channel)
+                        )
+                        states[fr.channel] = (state, event.message.partition)
+                    if apply_response(states[fr.channel][0], fr):
+                        changed.add(fr.channel)
+            for channel in changed:
+                state, part = states[channel]
+                await _put(send, channels, part, channel, state.to_dict(), origin)
 
     @app.agent(ticks)
     async def clock(stream: Any) -> None:
@@ -613,6 +646,10 @@ def _json(obj: Any) -> bytes:
     """A table key or value as faust's `json` codec writes it (compact JSON; the memory store
     needs no `_on_changelog_sent` bookkeeping, which only records offsets for RocksDB)."""
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _envelope_list(items: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(items)
 
 
 def _envelope(obj: dict[str, Any]) -> bytes:

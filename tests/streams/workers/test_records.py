@@ -3,14 +3,17 @@ customer record's signal list (replaced by id, newest kept)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bench.streams_data import journeys
+from schemas.cloudevents import interaction_headers
+from schemas.events import InteractionEvent
 from schemas.signals import OutreachSignal
 from streams.identity import IdentityGraph
 from streams.workers.app import Overlay
-from streams.workers.records import customer_record, features_json
+from streams.workers.records import customer_record, event_from_resolved, features_json
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +67,28 @@ def test_customer_record_keeps_newest_signals_once() -> None:
     # s1 raised again replaces its copy; only the 2 newest stay.
     assert [s["signal_id"] for s in again["signals"]] == ["s1", "s3"]
     assert features_json({"x": 1.5, "y": None}) == {"x": 1.5, "y": None}
+
+
+def test_event_from_resolved_equals_validation() -> None:
+    # Every channel of the synthetic journeys, resolved, plus an offset other than UTC and
+    # optional fields present: the unvalidated construction equals validation.
+    events = journeys(300, 12, seed=5, tag="rec")
+    events.append(
+        events[0].model_copy(
+            update={
+                "occurred_at": datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=2))),
+                "agent_id": "agent-7",
+                "in_reply_to": "x",
+                "attributes": {"a": [1, 2.5, None]},
+            }
+        )
+    )
+    for ev in events:
+        data = ev.model_copy(update={"customer_id": "cus_x"}).model_dump(mode="json")
+        fast = event_from_resolved(data)
+        slow = InteractionEvent.model_validate(data)
+        assert fast == slow
+        assert fast.to_json_bytes() == slow.to_json_bytes()
+        assert fast.occurred_at.timestamp() == slow.occurred_at.timestamp()
+        assert [i.key for i in fast.identifiers] == [i.key for i in slow.identifiers]
+        assert interaction_headers(fast) == interaction_headers(slow)
