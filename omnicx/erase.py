@@ -181,19 +181,25 @@ def stream_identifiers(settings: Settings, customer_id: str) -> list[str] | None
 
 
 def stream_state(settings: Settings, customer_ids: Iterable[str]) -> dict[str, int] | None:
-    """Entries the workers' state holds for these customers: events in `timelines`, records
-    in `customers` (features, signals and cooldowns); None without workers."""
+    """Entries the workers' state holds for these customers: events in `timelines` (over the
+    day buckets), records in `timelines` (heads and buckets) and in `customers` (features,
+    signals and cooldowns); None without workers."""
+    from streams.timeline import customer_of_key
     from streams.workers.config import CUSTOMERS_TABLE, TIMELINES_TABLE, changelog_topic
 
     wanted = set(customer_ids)
     out: dict[str, int] = {}
     for table in (TIMELINES_TABLE, CUSTOMERS_TABLE):
         topic = changelog_topic(settings.streams.app_id, table)
-        held = scan_changelog(settings.bootstrap, topic, lambda k, _v: k in wanted)
+        # Timelines: the head (key customer_id) and its day buckets (`customer_id#day`).
+        held = scan_changelog(
+            settings.bootstrap, topic, lambda k, _v: customer_of_key(str(k)) in wanted
+        )
         if held is None:
             return None
         if table == TIMELINES_TABLE:
-            out["timeline events"] = sum(len(v.get("events", [])) for v in held.values())
+            # A bucket is the day's list of entries; a head is a dict.
+            out["timeline events"] = sum(len(v) for v in held.values() if isinstance(v, list))
             out["timeline records"] = len(held)
         else:
             out["feature and signal records"] = len(held)

@@ -4,6 +4,8 @@ from streams.timeline.buckets import (
     BucketedTimeline,
     bucket_key,
     bucket_of,
+    customer_of_key,
+    erase_keys,
     newest_first,
     stored_count,
 )
@@ -22,7 +24,9 @@ __all__ = [
     "bucket_key",
     "bucket_of",
     "conversations",
+    "customer_of_key",
     "entry_for",
+    "erase_keys",
     "insert",
     "newest_first",
     "query",

@@ -16,7 +16,7 @@ are dropped, whole days at a time except the boundary day, which is filtered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from streams.timeline.timeline import Entry, insert
@@ -33,6 +33,30 @@ def bucket_of(ts: float) -> int:
 def bucket_key(customer_id: str, bucket: int) -> str:
     """The table key of one bucket of a customer's timeline."""
     return f"{customer_id}#{bucket}"
+
+
+def customer_of_key(key: str) -> str:
+    """The customer a `timelines` key belongs to: a head's key is the customer_id, a bucket's
+    `bucket_key(customer_id, day)` (customer ids hold no `#`)."""
+    return key.split("#", 1)[0]
+
+
+def erase_keys(customer_id: str, head: Head | None, keys: Iterable[str] = ()) -> list[str]:
+    """The `timelines` keys to delete to erase a customer, days first and the head last: the
+    days the head names, any other of `keys` that belongs to the customer (a day written just
+    before a crash, whose head was never written), then the head.
+
+    Head last, so a worker killed part-way still holds the head when it repeats the erasure
+    (the request is not acknowledged yet) and finds the remaining days from it; until then
+    readers skip a named day that is missing (`BucketedTimeline.newest`, `newest_first`).
+    """
+    named = [bucket_key(customer_id, b) for b in (head or {}).get("b", [])]
+    orphans = sorted(
+        (k for k in keys if k != customer_id and customer_of_key(k) == customer_id),
+        key=lambda k: int(k.rsplit("#", 1)[1]),
+    )
+    days = list(dict.fromkeys([*named, *orphans]))
+    return [*days, *([customer_id] if head is not None else [])]
 
 
 def new_head() -> Head:

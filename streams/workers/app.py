@@ -71,6 +71,7 @@ from streams.workers.config import (
 )
 from streams.workers.delivery import DeliveryTracker, track_deliveries
 from streams.workers.erasure import register_erasure
+from streams.workers.faust_fixes import apply as apply_faust_fixes
 from streams.workers.records import (
     customer_record,
     event_from_resolved,
@@ -145,6 +146,7 @@ def build_app(
     rules: RulesConfig | None = None,
 ) -> faust.App:
     """The faust app for worker number `worker` (1-based; decides the web port and data dir)."""
+    apply_faust_fixes()  # streams seeked before they resume after a rebalance (see module)
     rules = rules or RulesConfig()
     active_rules: RulesConfig = rules  # (named for the nested class: mypy's narrowing)
     datadir = Path(config.data_dir) / f"worker-{worker}"

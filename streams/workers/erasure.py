@@ -6,7 +6,8 @@ An `ErasureRequest` (customer_id and identifier hashes) removes, from the worker
   the component in `identity-components` (a tombstone on cx.identity.v1 for each identifier
   and for each customer id the component ever had, so the compacted topic forgets the links
   and merge records too);
-- the customer's timeline (`timelines`), and the redirects left by earlier merges;
+- the customer's timeline (`timelines`: its day buckets, then its head), and the redirects
+  left by earlier merges;
 - the feature state, current features and recent signals, which hold the rules' cooldowns
   (`customers`).
 
@@ -48,6 +49,7 @@ from pydantic import ValidationError
 from schemas import topics as T
 from schemas.erasure import ErasureRequest
 from schemas.identity import customer_id_for, identifier_hash
+from streams.timeline import erase_keys
 from streams.workers.config import StreamsConfig
 
 log = logging.getLogger(__name__)
@@ -212,6 +214,10 @@ def register_erasure(
     async def erase_customer_state(stream: Any) -> None:
         async for event in stream.events():
             cid = event.key.decode()
-            for table in (timelines, customers):
-                if cid in table:
-                    del table[cid]
+            # The timeline's day buckets, then its head (`erase_keys`: crash-safe order); the
+            # scan finds a day whose head a crash kept from being written (erasures are rare).
+            for key in erase_keys(cid, timelines.get(cid), list(timelines.keys())):
+                if key in timelines:
+                    del timelines[key]
+            if cid in customers:
+                del customers[cid]

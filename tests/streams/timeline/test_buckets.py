@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from streams.timeline import BucketedTimeline, bucket_key, insert, newest_first, stored_count
+from streams.timeline import (
+    BucketedTimeline,
+    bucket_key,
+    customer_of_key,
+    erase_keys,
+    insert,
+    newest_first,
+    stored_count,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -114,3 +122,37 @@ def test_newest_skips_a_named_day_that_is_missing() -> None:
     tl = BucketedTimeline("c", store["c"], store.get)
     assert tl.newest() == 10.0
     assert tl.insert(entry(1, 20.0), 400 * DAY) is True
+
+
+def test_erasure_deletes_every_day_then_the_head() -> None:
+    store: dict = {}
+    tl = BucketedTimeline("cus_a", None, store.get)
+    for i, ts in enumerate([0.0, DAY + 5, 3 * DAY + 1]):
+        tl.insert(entry(i, ts), 400 * DAY)
+    stored(tl, store)
+    other = BucketedTimeline("cus_ab", None, store.get)
+    other.insert(entry(9, 0.0), 400 * DAY)
+    stored(other, store)
+    # A day written just before a crash, whose head never named it.
+    store[bucket_key("cus_a", 7)] = [entry(8, 7 * DAY)]
+    assert customer_of_key("cus_a#3") == "cus_a" and customer_of_key("cus_a") == "cus_a"
+
+    keys = erase_keys("cus_a", store["cus_a"], list(store))
+    assert keys == ["cus_a#0", "cus_a#1", "cus_a#3", "cus_a#7", "cus_a"]
+    # A worker killed after any prefix of the deletions repeats the erasure (the request was
+    # not acknowledged) and, from what is left, finishes it; readers skip missing days.
+    for upto in range(len(keys) + 1):
+        left = {k: v for k, v in store.items() if k not in keys[:upto]}
+        if "cus_a" in left:
+            assert [e["id"] for e in newest_first(left["cus_a"], "cus_a", left.get)] == [
+                e["id"]
+                for b in (3, 1, 0)
+                for e in store.get(bucket_key("cus_a", b), [])
+                if bucket_key("cus_a", b) in left
+            ]
+        again = erase_keys("cus_a", left.get("cus_a"), list(left))
+        assert {k for k in left if k not in again} == {"cus_ab", "cus_ab#0"}
+    remaining = {k for k in store if k not in keys}
+    assert remaining == {"cus_ab", "cus_ab#0"}
+    # Without a head (already erased, or never written): the orphan days only.
+    assert erase_keys("cus_a", None, ["cus_a#7", "cus_ab#0"]) == ["cus_a#7"]

@@ -1,0 +1,150 @@
+"""The corrections to faust 0.15.3 (`streams.workers.faust_fixes`): after a rebalance the
+stream partitions are seeked before they resume, and the queue clear follows the resume with
+nothing fetched in between; a gap of offsets does not count the record that revealed it.
+
+faust's own versions run through the same checks and fail them: that is the loss the crash
+test found (docs/streams.md, "What a crash must not break")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from intervaltree import IntervalTree
+
+from streams.workers import faust_fixes
+
+pytestmark = pytest.mark.unit
+
+STREAM, CHANGELOG = ("resolved", 0), ("timelines-changelog", 0)
+
+
+def _recovery(calls: list[tuple[str, int]]) -> SimpleNamespace:
+    """A Recovery's collaborators, recording each call with the number of event-loop turns
+    taken so far (the fetcher can only hand records over while the loop turns)."""
+    turns = [0]
+
+    async def turn() -> None:
+        turns[0] += 1
+        await asyncio.sleep(0)
+
+    def record(name: str) -> Any:
+        def call(*_args: Any, **_kwargs: Any) -> None:
+            calls.append((name, turns[0]))
+
+        return call
+
+    async def perform_seek() -> None:
+        calls.append(("seek starts", turns[0]))
+        await turn()  # a round trip to the broker
+        calls.append(("seek done", turns[0]))
+
+    async def wait(coro: Any, timeout: Any = None) -> None:
+        await coro
+
+    async def nothing(*_args: Any, **_kwargs: Any) -> None:
+        await turn()
+
+    consumer = SimpleNamespace(
+        assignment=lambda: {STREAM, CHANGELOG},
+        resume_partitions=record("resume partitions"),
+        perform_seek=perform_seek,
+        resume_flow=record("resume flow"),
+    )
+    app = SimpleNamespace(
+        consumer=consumer,
+        consumer_generation_id=3,
+        on_rebalance_complete=SimpleNamespace(send=nothing),
+        conf=SimpleNamespace(broker_request_timeout=30),
+        flow_control=SimpleNamespace(resume=record("clear queues")),
+        _fetcher=SimpleNamespace(maybe_start=nothing),
+        assignor=SimpleNamespace(assigned_standbys=lambda: set()),
+        on_rebalance_end=lambda: None,
+    )
+
+    class Tables(dict):  # type: ignore[type-arg]
+        def on_actives_ready(self) -> None: ...
+
+        def on_standbys_ready(self) -> None: ...
+
+    quiet = lambda *_a: None  # noqa: E731
+    return SimpleNamespace(
+        app=app,
+        log=SimpleNamespace(info=quiet, warning=quiet, dev=quiet),
+        tables=Tables(),
+        actives_for_table={},
+        standbys_for_table={},
+        completed=SimpleNamespace(set=lambda: None),
+        _set_recovery_ended=lambda: None,
+        _wait=wait,
+        _is_changelog_tp=lambda tp: tp == CHANGELOG,
+    )
+
+
+def _order(fn: Any) -> list[tuple[str, int]]:
+    calls: list[tuple[str, int]] = []
+    asyncio.run(fn(_recovery(calls), 3))
+    return calls
+
+
+def _safe(calls: list[tuple[str, int]]) -> bool:
+    """Seeked before resumed, and no loop turn between the resume and the queue clear."""
+    at = {name: (i, turn) for i, (name, turn) in enumerate(calls)}
+    return (
+        at["seek done"][0] < at["resume partitions"][0]
+        and at["resume partitions"][1] == at["clear queues"][1]
+    )
+
+
+def test_streams_are_seeked_before_they_resume() -> None:
+    calls = _order(faust_fixes._on_recovery_completed)
+    assert [name for name, _ in calls] == [
+        "seek starts",
+        "seek done",
+        "resume partitions",
+        "clear queues",
+        "resume flow",
+    ]
+    assert _safe(calls)
+
+
+def test_faust_0_15_3_resumes_before_it_seeks() -> None:
+    calls = _order(faust_fixes.ORIGINAL_ON_RECOVERY_COMPLETED)
+    names = [name for name, _ in calls]
+    # Resumed while the seek is still in flight: records fetched then reach the agents'
+    # queues, and the clear after the seek drops them.
+    assert names.index("resume partitions") < names.index("seek done")
+    assert not _safe(calls)
+
+
+def _consumer() -> SimpleNamespace:
+    return SimpleNamespace(
+        _committed_offset=defaultdict(lambda: None), _gap=defaultdict(IntervalTree)
+    )
+
+
+class _TP(tuple):  # type: ignore[type-arg]
+    topic = "resolved"
+    partition = 0
+
+
+def _gap_offsets(add_gap: Any, committed: int | None) -> set[int]:
+    consumer = _consumer()
+    tp = _TP(("resolved", 0))
+    consumer._committed_offset[tp] = committed
+    # The consumer read offset 4, then received offset 9: 5..8 hold no record.
+    asyncio.run(add_gap(consumer, tp, 5, 9))
+    return {o for iv in consumer._gap[tp] for o in range(iv.begin, iv.end)}
+
+
+def test_a_gap_is_the_missing_offsets_only() -> None:
+    assert _gap_offsets(faust_fixes._add_gap, None) == {5, 6, 7, 8}
+    assert _gap_offsets(faust_fixes._add_gap, 6) == {7, 8}  # at or below the commit: done
+    assert _gap_offsets(faust_fixes._add_gap, 8) == set()
+
+
+def test_faust_0_15_3_counts_the_revealing_record_as_acknowledged() -> None:
+    assert 9 in _gap_offsets(faust_fixes.ORIGINAL_ADD_GAP, None)
