@@ -318,8 +318,9 @@ def build_app(
                 for fut in pending:
                     await fut
             part = batch[-1].message.partition
-            await _commit_overlay(node_view, nodes, part, origin)
-            await _commit_overlay(comp_view, components, part, origin)
+            # Two changelog topics: written in phases that keep any crash cut readable
+            # (`graph_write_phases`).
+            await _commit_graph(node_view, comp_view, nodes, components, part, origin)
 
     @app.agent(resolved)
     async def timeline(stream: Any) -> None:
@@ -542,8 +543,9 @@ def _source_of(headers: Any) -> tuple[int, int]:
 
 async def _put(
     table: Any, partition: int, key: str, value: Any, headers: list[tuple[str, bytes]]
-) -> None:
-    """`table[key] = value`, with the changelog record sent straight to the producer.
+) -> Any:
+    """`table[key] = value`, with the changelog record sent straight to the producer; returns
+    the record's delivery future.
 
     faust's `__setitem__` queues the changelog record in a buffer drained one record at a
     time, and stops consuming to flush it whenever it holds more than 100 records; a batch
@@ -552,7 +554,7 @@ async def _put(
     faust would choose (tables are co-partitioned with the agent's topic).
     """
     table.data[key] = value
-    await table.changelog_topic.send(
+    return await table.changelog_topic.send(
         key=key,
         value=value,
         partition=partition,
@@ -563,12 +565,13 @@ async def _put(
     )
 
 
-async def _delete(table: Any, partition: int, key: str, headers: list[tuple[str, bytes]]) -> None:
-    """`del table[key]` (a tombstone in the changelog), sent as `_put` sends."""
+async def _delete(table: Any, partition: int, key: str, headers: list[tuple[str, bytes]]) -> Any:
+    """`del table[key]` (a tombstone in the changelog), sent as `_put` sends (None when the
+    key was not there)."""
     if key not in table.data:
-        return
+        return None
     del table.data[key]
-    await table.changelog_topic.send(
+    return await table.changelog_topic.send(
         key=key,
         value=None,
         partition=partition,
@@ -579,15 +582,53 @@ async def _delete(table: Any, partition: int, key: str, headers: list[tuple[str,
     )
 
 
-async def _commit_overlay(
-    overlay: Overlay, table: Any, partition: int, headers: list[tuple[str, bytes]]
+def graph_write_phases(
+    node_writes: dict[str, Any], comp_writes: dict[str, Any]
+) -> list[list[tuple[str, str, Any]]]:
+    """The identity graph's writes of one batch as (table, key, value) phases, value
+    `Overlay._DELETED` for a deletion: components written, then nodes, then components
+    deleted.
+
+    The graph lives in two changelog topics, so a worker killed while writing can leave any
+    part of each topic's records delivered. Each phase is delivered before the next is sent
+    (`_commit_graph`), so a restored graph holds whole phases plus part of one: a node never
+    points at a component that is not there (written before, deleted after), which the
+    worker restoring it would hit as a KeyError on every replay. A component written before its
+    merged-away members were moved lists them twice until the replay redoes the merge
+    (`IdentityGraph.resolve` keeps members unique).
+    """
+    deleted = Overlay._DELETED
+    phases = [
+        [("components", k, v) for k, v in comp_writes.items() if v is not deleted],
+        [("nodes", k, v) for k, v in node_writes.items()],
+        [("components", k, v) for k, v in comp_writes.items() if v is deleted],
+    ]
+    return [phase for phase in phases if phase]
+
+
+async def _commit_graph(
+    node_view: Overlay,
+    comp_view: Overlay,
+    nodes: Any,
+    components: Any,
+    partition: int,
+    headers: list[tuple[str, bytes]],
 ) -> None:
-    for key, value in overlay.writes.items():
-        if value is Overlay._DELETED:
-            await _delete(table, partition, key, headers)
-        else:
-            await _put(table, partition, key, value, headers)
-    overlay.writes.clear()
+    tables = {"nodes": nodes, "components": components}
+    phases = graph_write_phases(node_view.writes, comp_view.writes)
+    for i, phase in enumerate(phases):
+        sent = []
+        for table, key, value in phase:
+            if value is Overlay._DELETED:
+                sent.append(await _delete(tables[table], partition, key, headers))
+            else:
+                sent.append(await _put(tables[table], partition, key, value, headers))
+        if i < len(phases) - 1:
+            for fut in sent:
+                if fut is not None:
+                    await fut
+    node_view.writes.clear()
+    comp_view.writes.clear()
 
 
 def _envelope(obj: dict[str, Any]) -> bytes:
