@@ -141,7 +141,9 @@ class IdentityGraph:
             links.append((key, customer_id))
         members.extend(new_keys)
         self.components[target_key] = {
-            "m": members,
+            # Unique: after a crash cut the graph's writes, a component can already list the
+            # members of one merged into it that still exists (streams.workers.app).
+            "m": list(dict.fromkeys(members)),
             "a": anchor,
             "at": anchor_t,
             "cid": customer_id,

@@ -327,8 +327,9 @@ def build_app(
                 for fut in pending:
                     await fut
             part = batch[-1].message.partition
-            await _commit_overlay(send, node_view, nodes, part, origin)
-            await _commit_overlay(send, comp_view, components, part, origin)
+            # Two changelog topics: written in phases that keep any crash cut readable
+            # (`graph_write_phases`).
+            await _commit_graph(send, node_view, comp_view, nodes, components, part, origin)
 
     async def send_resolved(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         """Send `(customer_id, message)` pairs to `<app>-resolved`, one record per partition
@@ -610,8 +611,9 @@ def _source_of(headers: Any) -> tuple[int, int]:
 
 async def _put(
     send: Any, table: Any, partition: int, key: str, value: Any, headers: list[tuple[str, bytes]]
-) -> None:
-    """`table[key] = value`, with the changelog record sent straight to the producer.
+) -> Any:
+    """`table[key] = value`, with the changelog record sent straight to the producer; returns
+    the record's delivery future.
 
     faust's `__setitem__` queues the changelog record in a buffer drained one record at a
     time, and stops consuming to flush it whenever it holds more than 100 records; a batch
@@ -620,28 +622,70 @@ async def _put(
     faust would choose (tables are co-partitioned with the agent's topic).
     """
     table.data[key] = value
-    await send(table.changelog_topic.get_topic_name(), _json(key), _json(value), partition, headers)
+    return await send(
+        table.changelog_topic.get_topic_name(), _json(key), _json(value), partition, headers
+    )
 
 
 async def _delete(
     send: Any, table: Any, partition: int, key: str, headers: list[tuple[str, bytes]]
-) -> None:
-    """`del table[key]` (a tombstone in the changelog), sent as `_put` sends."""
+) -> Any:
+    """`del table[key]` (a tombstone in the changelog), sent as `_put` sends (None when the
+    key was not there)."""
     if key not in table.data:
-        return
+        return None
     del table.data[key]
-    await send(table.changelog_topic.get_topic_name(), _json(key), None, partition, headers)
+    return await send(table.changelog_topic.get_topic_name(), _json(key), None, partition, headers)
 
 
-async def _commit_overlay(
-    send: Any, overlay: Overlay, table: Any, partition: int, headers: list[tuple[str, bytes]]
+def graph_write_phases(
+    node_writes: dict[str, Any], comp_writes: dict[str, Any]
+) -> list[list[tuple[str, str, Any]]]:
+    """The identity graph's writes of one batch as (table, key, value) phases, value
+    `Overlay._DELETED` for a deletion: components written, then nodes, then components
+    deleted.
+
+    The graph lives in two changelog topics, so a worker killed while writing can leave any
+    part of each topic's records delivered. Each phase is delivered before the next is sent
+    (`_commit_graph`), so a restored graph holds whole phases plus part of one: a node never
+    points at a component that is not there (written before, deleted after), which the
+    worker restoring it would hit as a KeyError on every replay. A component written before its
+    merged-away members were moved lists them twice until the replay redoes the merge
+    (`IdentityGraph.resolve` keeps members unique).
+    """
+    deleted = Overlay._DELETED
+    phases = [
+        [("components", k, v) for k, v in comp_writes.items() if v is not deleted],
+        [("nodes", k, v) for k, v in node_writes.items()],
+        [("components", k, v) for k, v in comp_writes.items() if v is deleted],
+    ]
+    return [phase for phase in phases if phase]
+
+
+async def _commit_graph(
+    send: Any,
+    node_view: Overlay,
+    comp_view: Overlay,
+    nodes: Any,
+    components: Any,
+    partition: int,
+    headers: list[tuple[str, bytes]],
 ) -> None:
-    for key, value in overlay.writes.items():
-        if value is Overlay._DELETED:
-            await _delete(send, table, partition, key, headers)
-        else:
-            await _put(send, table, partition, key, value, headers)
-    overlay.writes.clear()
+    tables = {"nodes": nodes, "components": components}
+    phases = graph_write_phases(node_view.writes, comp_view.writes)
+    for i, phase in enumerate(phases):
+        sent = []
+        for table, key, value in phase:
+            if value is Overlay._DELETED:
+                sent.append(await _delete(send, tables[table], partition, key, headers))
+            else:
+                sent.append(await _put(send, tables[table], partition, key, value, headers))
+        if i < len(phases) - 1:
+            for fut in sent:
+                if fut is not None:
+                    await fut
+    node_view.writes.clear()
+    comp_view.writes.clear()
 
 
 def _json(obj: Any) -> bytes:
