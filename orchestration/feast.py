@@ -18,7 +18,7 @@ feature with gold's row.
 import contextlib
 import io
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ from orchestration.definitions import (
     DAILY,
     LakehouseResource,
     _load,
-    _partition_days,
     gold_customer_features_daily,
 )
 from schemas.features import (
@@ -83,6 +82,14 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def run_days(context: AssetExecutionContext) -> list[date] | None:
+    """The days of the run: one partition, a range (a single-run backfill, as
+    `omnicx.lake_dagster` launches), or None for an unpartitioned run."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    return [date.fromisoformat(k) for k in context.partition_keys]
+
+
 def materialise_window(
     days: list[Any] | None, newest: datetime | None
 ) -> tuple[datetime, datetime]:
@@ -123,7 +130,7 @@ def feast_online_features(
     spark = lakehouse.spark()
     gold = _load(lakehouse, GOLD_CUSTOMER_FEATURES_DAILY_SPEC)
     newest = gold.agg(F.max(TIMESTAMP_FIELD)).first()[0]
-    start, end = materialise_window(_partition_days(context), newest)
+    start, end = materialise_window(run_days(context), newest)
     customers = (
         gold.where(F.col(TIMESTAMP_FIELD).between(start, end))
         .select(CUSTOMER_ENTITY_KEY)
