@@ -44,6 +44,7 @@ from schemas.features import (
     CHANNEL_REALTIME_PUSH_SOURCE,
     CHANNEL_REALTIME_VIEW,
     CUSTOMER_DAILY_FEATURES,
+    CUSTOMER_DAILY_TABLE,
     CUSTOMER_DAILY_VIEW,
     CUSTOMER_ENTITY_KEY,
     CUSTOMER_REALTIME_FEATURES,
@@ -138,6 +139,28 @@ class FeatureStoreClient:
                 self._store.refresh_registry()
         self.online.prepare(ALL_VIEWS)
         return output
+
+    def ensure_applied(self) -> bool:
+        """Apply the repo unless the registry already holds the batch view reading this
+        config's lake (the lake path is recorded in the registry when the repo is applied, so a
+        registry applied for another lake would materialise the wrong table). Returns True when
+        it applied.
+
+        Raises:
+            FeastCommandError: `feast apply` failed.
+        """
+        from feast.errors import FeatureViewNotFoundException
+
+        if self.config.registry_path.exists():
+            try:
+                view = self.store.get_feature_view(CUSTOMER_DAILY_VIEW)
+                path = getattr(view.batch_source, "path", None)
+                if path == str(self.config.lake_dir / CUSTOMER_DAILY_TABLE):
+                    return False
+            except FeatureViewNotFoundException:
+                pass
+        self.apply()
+        return True
 
     def run_feast(self, *args: str, timeout: float = 900.0) -> str:
         """Run a `feast` command on this repo and rendered yaml; returns its output.

@@ -1,6 +1,6 @@
-"""The demo's lakehouse step: bronze -> silver -> gold materialised through Dagster (runs in
-the stack's Dagster instance under `<home>/dagster`, so `omnicx up --with-dagster` shows them),
-then the KPI table and the HTML report (`omnicx.lake_report`).
+"""The demo's lakehouse step: bronze -> silver -> gold -> the Feast online store materialised
+through Dagster (runs in the stack's Dagster instance under `<home>/dagster`, so `omnicx up
+--with-dagster` shows them), then the KPI table and the HTML report (`omnicx.lake_report`).
 
 Registered after "stream processing" by importing this module from `omnicx/demo.py`.
 """
@@ -80,7 +80,17 @@ def _runs_table(runs: list[AssetRun]) -> Table:
         shown = {
             k: v
             for k, v in r.metadata.items()
-            if k in ("read", "accepted", "rejected", "identifiers", "inserted", "updated", "rows")
+            if k
+            in (
+                "read",
+                "accepted",
+                "rejected",
+                "identifiers",
+                "inserted",
+                "updated",
+                "rows",
+                "customers",
+            )
         }
         passed = sum(r.checks.values())
         table.add_row(
@@ -93,11 +103,26 @@ def _runs_table(runs: list[AssetRun]) -> Table:
     return table
 
 
+def _feast_line(runs: list[AssetRun]) -> str:
+    """What the Feast run put into the online store, in one line."""
+    feast = next((r for r in runs if r.asset == "feast/online_features"), None)
+    if feast is None:
+        return "  Feast          nothing materialised (silver holds no days)"
+    m = feast.metadata
+    checked = "checked against gold" if all(feast.checks.values()) else "CHECK FAILED"
+    return (
+        f"  Feast          {m.get('views')}: {m.get('customers', 0):,} customers' newest daily "
+        f"features materialised into the {m.get('online_store')} online store (event times "
+        f"{str(m.get('window_start'))[:10]} .. {str(m.get('window_end'))[:10]}; {checked})"
+    )
+
+
 def run_lakehouse(run: DemoRun) -> None:
     """Materialise the lakehouse through Dagster, then write and show the KPI report."""
     import time
 
     from omnicx.cli_lakehouse import league_table
+    from omnicx.dagster_defs import feature_store_from_settings
     from omnicx.lake_dagster import (
         dagster_home,
         dagster_instance,
@@ -119,10 +144,15 @@ def run_lakehouse(run: DemoRun) -> None:
             progress.update(task, description=f"Dagster: {name}", completed=done, total=total)
 
         runs = materialize_lakehouse(
-            lakehouse, dagster_instance(settings), on_start, tags={"omnicx/demo": "true"}
+            lakehouse,
+            dagster_instance(settings),
+            on_start,
+            tags={"omnicx/demo": "true"},
+            feature_store=feature_store_from_settings(settings),
         )
     seconds["materialise"] = time.monotonic() - t0
     console.print(_runs_table(runs))
+    console.print(_feast_line(runs), soft_wrap=True)
     t0 = time.monotonic()
     with console.status("writing the KPI report (charts, JSON, HTML)"):
         files = write_report(lakehouse.spark(), lakehouse.config(), settings.home / "report")

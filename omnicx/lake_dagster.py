@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance
 
     from orchestration.definitions import LakehouseResource
+    from orchestration.feast import FeatureStoreResource
 
 DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -121,20 +122,32 @@ def materialize_lakehouse(
     instance: DagsterInstance,
     on_start: Callable[[str, int, int], None] = lambda name, done, total: None,
     tags: dict[str, str] | None = None,
+    feature_store: FeatureStoreResource | None = None,
 ) -> list[AssetRun]:
     """Materialise every lakehouse asset through Dagster (bronze, silver, then gold per range
-    of days), running their asset checks; returns one AssetRun per run.
+    of days), running their asset checks; returns one AssetRun per run. With `feature_store`,
+    then the Feast online store too (`feast/online_features`), in one run over the whole span
+    of days (its window runs from the first day to now, so one run loads every customer's
+    newest row).
 
     Raises:
         OmnicxError: a run failed (an asset raised, or a blocking check failed).
     """
     from dagster import materialize
 
-    from orchestration.definitions import ASSETS, DAILY
+    from orchestration.definitions import ASSETS, CHECKS, DAILY
+    from orchestration.feast import FEAST_ASSETS, FEAST_CHECKS
 
-    resources = {"lakehouse": lakehouse}
-    unpartitioned = [a for a in ASSETS if a.partitions_def is None]
-    partitioned = [a for a in ASSETS if a.partitions_def is not None]
+    resources: dict[str, Any] = {"lakehouse": lakehouse}
+    assets = list(ASSETS)
+    checks = list(CHECKS)
+    if feature_store is not None:
+        resources["feature_store"] = feature_store
+        assets += FEAST_ASSETS
+        checks += FEAST_CHECKS
+    unpartitioned = [a for a in assets if a.partitions_def is None]
+    partitioned = [a for a in assets if a.partitions_def is not None and a not in FEAST_ASSETS]
+    spanning = [a for a in assets if a in FEAST_ASSETS]
     runs: list[AssetRun] = []
 
     def run(asset: Any, total: int, range_tags: dict[str, str] | None = None) -> None:
@@ -143,7 +156,7 @@ def materialize_lakehouse(
         on_start(name if span is None else f"{name} {span[0]}..{span[1]}", len(runs), total)
         t0 = time.monotonic()
         result = materialize(
-            ASSETS,
+            [*assets, *checks],
             selection=[asset.key],
             resources=resources,
             instance=instance,
@@ -176,9 +189,13 @@ def materialize_lakehouse(
     # Days before the partitions' start (2017-01-01) have no partition to land in.
     first = DAILY.start.date()
     ranges = contiguous_ranges([d for d in timeline_days(lakehouse) if d >= first])
-    total = len(unpartitioned) + len(partitioned) * len(ranges)
+    total = len(unpartitioned) + len(partitioned) * len(ranges) + (len(spanning) if ranges else 0)
     for asset in partitioned:
         for lo, hi in ranges:
             run(asset, total, {RANGE_START_TAG: lo.isoformat(), RANGE_END_TAG: hi.isoformat()})
+    if ranges:
+        first_day, last_day = ranges[0][0].isoformat(), ranges[-1][1].isoformat()
+        for asset in spanning:
+            run(asset, total, {RANGE_START_TAG: first_day, RANGE_END_TAG: last_day})
     on_start("done", len(runs), total)
     return runs

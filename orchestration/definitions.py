@@ -270,8 +270,9 @@ CHECKS = [
 ingest_job = define_asset_job(
     "bronze_silver_hourly", selection=AssetSelection.groups("bronze", "silver")
 )
-# Partitioned like the gold assets it selects (Dagster infers it).
-gold_job = define_asset_job("gold_daily", selection=AssetSelection.groups("gold"))
+# Partitioned like the gold assets it selects (Dagster infers it); the Feast online store
+# (orchestration/feast.py, group "feast") is refreshed in the same run, after gold.
+gold_job = define_asset_job("gold_daily", selection=AssetSelection.groups("gold", "feast"))
 
 hourly = ScheduleDefinition(job=ingest_job, cron_schedule="7 * * * *", execution_timezone="UTC")
 
@@ -321,12 +322,14 @@ def dlq_growth(context: SensorEvaluationContext, lakehouse: LakehouseResource) -
 
 def build_definitions(lakehouse: LakehouseResource, feature_store: Any = None) -> Definitions:
     """The Definitions for a given lake/Kafka (tests pass temp dirs; the CLI passes settings);
-    `feature_store` is an `orchestration.erase.FeatureStoreResource` (default: its defaults)."""
-    from orchestration.erase import FeatureStoreResource, erase_customer_job
+    `feature_store` is an `orchestration.feast.FeatureStoreResource` (default: its defaults),
+    used by the Feast materialisation asset and the erase job."""
+    from orchestration.erase import erase_customer_job
+    from orchestration.feast import FEAST_ASSETS, FEAST_CHECKS, FeatureStoreResource
 
     return Definitions(
-        assets=ASSETS,
-        asset_checks=CHECKS,
+        assets=[*ASSETS, *FEAST_ASSETS],
+        asset_checks=[*CHECKS, *FEAST_CHECKS],
         jobs=[ingest_job, gold_job, erase_customer_job],
         schedules=[hourly, daily],
         sensors=[new_interactions, dlq_growth],

@@ -15,28 +15,12 @@ erase_customer_job -c run.yaml` with
 
 from typing import Any
 
-from dagster import Config, ConfigurableResource, OpExecutionContext, job, op
+from dagster import Config, OpExecutionContext, job, op
 
-from feature_store.config import FeatureStoreConfig
 from orchestration.definitions import LakehouseResource
+from orchestration.feast import FeatureStoreResource
 
-
-class FeatureStoreResource(ConfigurableResource):  # type: ignore[misc]
-    """Where the Feast repo's state and online store are."""
-
-    data_dir: str = ".omnicx/feature_store"
-    online_store: str = "sqlite"
-    redis_address: str = "127.0.0.1:6379"
-
-    def config(self) -> FeatureStoreConfig:
-        """The feature store's typed config."""
-        from pathlib import Path
-
-        return FeatureStoreConfig(
-            data_dir=Path(self.data_dir),
-            online_store=self.online_store,  # type: ignore[arg-type]
-            redis_address=self.redis_address,
-        )
+__all__ = ["EraseConfig", "FeatureStoreResource", "erase_customer_job"]
 
 
 class EraseConfig(Config):  # type: ignore[misc]

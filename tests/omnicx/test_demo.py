@@ -76,6 +76,7 @@ def test_demo_runs_the_platform_end_to_end(tmp_path: Path) -> None:
         "silver/customer_timeline",
         "gold/cx_kpis_daily",
         "gold/customer_features_daily",
+        "feast/online_features",
     }
     bronze = by_asset["bronze/interactions"].metadata
     assert bronze["accepted"] == events and bronze["read"] == events + bronze["rejected"]
@@ -87,6 +88,10 @@ def test_demo_runs_the_platform_end_to_end(tmp_path: Path) -> None:
         "2017",
         run.manifest["start"][:4],
     ]
+    # Feast: one run over the whole span, every customer of gold loaded, checked against gold.
+    feast = by_asset["feast/online_features"]
+    assert feast.checks == {"online_store_serves_latest_gold": True}
+    assert "Feast          customer_daily_profile" in text
     from dagster import DagsterRunStatus
 
     from omnicx.lake_dagster import dagster_instance
@@ -112,6 +117,10 @@ def test_demo_runs_the_platform_end_to_end(tmp_path: Path) -> None:
     assert spark is not None
     timeline = spark.read.format("delta").load(str(settings.lake_dir / "silver/customer_timeline"))
     assert timeline.count() == events
+    gold_features = spark.read.format("delta").load(
+        str(settings.lake_dir / "gold/customer_features_daily")
+    )
+    assert feast.metadata["customers"] == gold_features.select("customer_id").distinct().count()
     inbound = timeline.where("direction = 'inbound'")
     assert sum(r["inbound_messages"] for r in daily) == inbound.count()
     # Contacts per channel = distinct (day, conversation) with an inbound event.

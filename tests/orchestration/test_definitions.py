@@ -4,9 +4,10 @@ Spark on a temp lake, and a check fails on bad data."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
 from orchestration.definitions import (
     ASSETS,
@@ -14,6 +15,7 @@ from orchestration.definitions import (
     LakehouseResource,
     bronze_interactions,
     build_definitions,
+    kpis_are_sane,
     new_interactions,
     timeline_has_no_duplicate_event_ids,
 )
@@ -44,6 +46,7 @@ def test_definitions_load(tmp_path: Path) -> None:
         "silver/customer_timeline",
         "gold/cx_kpis_daily",
         "gold/customer_features_daily",
+        "feast/online_features",
     }
     assert {s.name for s in defs.schedules} == {
         "bronze_silver_hourly_schedule",
@@ -51,6 +54,22 @@ def test_definitions_load(tmp_path: Path) -> None:
     }
     assert {s.name for s in defs.sensors} == {"new_interactions", "dlq_growth"}
     assert len(CHECKS) >= 2 + 6
+    # The daily schedule's job refreshes gold, then the Feast online store from gold.
+    daily = defs.resolve_job_def("gold_daily")
+    daily_keys = {k.to_user_string() for k in daily.asset_layer.executable_asset_keys}
+    assert daily_keys == {
+        "gold/cx_kpis_daily",
+        "gold/customer_features_daily",
+        "feast/online_features",
+    }
+    feast = graph.get(AssetKey(["feast", "online_features"]))
+    assert feast.parent_keys == {AssetKey(["gold", "customer_features_daily"])}
+    assert "Feast" in (feast.description or "")
+    assert {k.name for k in graph.asset_check_keys if k.asset_key == feast.key} == {
+        "online_store_serves_latest_gold"
+    }
+    # The erase job and the Feast asset share the feature store resource.
+    assert set(defs.resources) == {"lakehouse", "feature_store"}
 
 
 @pytest.mark.integration
@@ -94,3 +113,39 @@ def test_graph_materializes_and_checks_catch_bad_data(spark, bootstrap, tmp_path
     failed = timeline_has_no_duplicate_event_ids(lakehouse=lakehouse)
     assert not failed.passed
     assert failed.metadata["duplicated_event_ids"].value == 1
+
+    # The other checks, on the same lake: everything passes as materialised ...
+    assert kpis_are_sane(lakehouse=lakehouse).passed
+    assert _check("gold/cx_kpis_daily", "schema_matches_declaration")(lakehouse=lakehouse).passed
+    assert _check("bronze/interactions", "fresh")(lakehouse=lakehouse).passed
+    # ... a KPI row with more answered than opened conversations breaks KPI sanity ...
+    gold_path = str(config.table_path("gold/cx_kpis_daily"))
+    bad = spark.read.format("delta").load(gold_path).limit(1)
+    bad = bad.withColumn("answered", bad["conversations_opened"] + 1)
+    bad.write.format("delta").mode("append").save(gold_path)
+    insane = kpis_are_sane(lakehouse=lakehouse)
+    assert not insane.passed and insane.metadata["insane_rows"].value == 1
+    # ... a table not of its declared schema fails schema conformance, naming the columns, and
+    # a table never written is neither conforming nor fresh.
+    other = _resource(lake_config(bootstrap, tmp_path / "other"), tmp_path)
+    spark.createDataFrame([(1,)], "x INT").write.format("delta").save(
+        str(Path(other.lake_dir) / "gold/cx_kpis_daily")
+    )
+    schema = _check("gold/cx_kpis_daily", "schema_matches_declaration")(lakehouse=other)
+    assert not schema.passed
+    problems = schema.metadata["problems"].value
+    assert "unexpected column x" in problems and "missing column contacts" in problems
+    never = _check("bronze/interactions", "schema_matches_declaration")(lakehouse=other)
+    assert not never.passed and never.metadata["problem"].value == "table does not exist"
+    stale = _check("bronze/interactions", "fresh")(lakehouse=other)
+    assert not stale.passed and stale.metadata["age_hours"].value == -1.0
+
+
+def _check(asset: str, name: str) -> Any:
+    """The check `name` of `asset` among CHECKS (the schema and freshness checks are made per
+    table, so they cannot be imported by name)."""
+    for check in CHECKS:
+        (key,) = check.check_keys
+        if key.asset_key.to_user_string() == asset and key.name == name:
+            return check
+    raise KeyError((asset, name))
