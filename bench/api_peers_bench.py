@@ -59,17 +59,18 @@ def freshness_rate() -> float:
     return float(os.environ.get("OMNICX_BENCH_FRESHNESS_RATE", DEFAULT_FRESHNESS_RATE))
 
 
-def timeline_bodies(rate: float) -> dict[str, bytes]:
-    """Per customer id, the body our timeline route answers after the freshness run at `rate`
-    (its events, newest TIMELINE_LIMIT, grouped by conversation), as JSON bytes."""
+def timeline_bodies(n_events: int, limit: int = TIMELINE_LIMIT) -> dict[str, bytes]:
+    """Per customer id, the body our timeline route answers after the freshness run's first
+    `n_events` events (the customer's events, newest `limit`, grouped by conversation), as
+    JSON bytes."""
     entries: dict[str, list[dict[str, Any]]] = {}
-    for i in range(int(rate * streams_bench.FRESHNESS_SECONDS)):
+    for i in range(n_events):
         ev, cid = streams_bench.freshness_event(i)
         stored = entry_for(ev.model_copy(update={"customer_id": cid}))
         entries[cid], _ = insert(entries.get(cid, []), stored, retention_s=30 * 86400)
     bodies = {}
     for cid, timeline in entries.items():
-        events = query(timeline, limit=TIMELINE_LIMIT)
+        events = query(timeline, limit=limit)
         body = {
             "customer_id": cid,
             "requested_id": cid,
@@ -96,7 +97,7 @@ def floor_app(bodies: dict[str, bytes]) -> FastAPI:
 
 
 def http_floor_timeline() -> list[float]:
-    bodies = timeline_bodies(freshness_rate())
+    bodies = timeline_bodies(int(freshness_rate() * streams_bench.FRESHNESS_SECONDS))
     sizes = sorted(len(b) for b in bodies.values())
     print(
         f"http floor: {len(bodies)} timelines, body {sizes[len(sizes) // 2]} bytes (median)",
