@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import tempfile
 import threading
@@ -171,6 +172,9 @@ def measure_peer(name: str, argv: list[str], bootstrap: str, topics: tuple[str, 
 
 
 def main() -> None:
+    # The fresh topics' leaders are elected while the warm-up is sent: aiokafka's retries of
+    # NotLeaderForPartition are expected then and are only noise in the log.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     rate = freshness_rate()
     report("freshness_peers_rate_events_per_s", rate, "events/s")
     n = streams_bench.FRESH_CUSTOMERS + int(rate * streams_bench.FRESHNESS_SECONDS)
