@@ -107,13 +107,15 @@ async def drive(
     tracker, stop = Tracker(), asyncio.Event()
     follower = asyncio.create_task(_follow(bootstrap, sink, tracker, stop))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-    await producer.start()
     warm = streams_bench.FRESH_CUSTOMERS
     try:
+        await producer.start()
         for i in range(warm):
             await _send(producer, source, -1 - i, tracker)
         deadline = time.monotonic() + WARM_UP_TIMEOUT_S
         while tracker.warm < warm:
+            if follower.done():
+                follower.result()  # the output consumer failed: raise its error
             if not peer.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the peer answered {tracker.warm} of {warm} warm-up events")
             await asyncio.sleep(0.05)
@@ -132,19 +134,21 @@ async def drive(
             raise RuntimeError(f"no update for {len(tracker.pending)} of {n} events")
         return tracker.latencies
     finally:
-        await producer.stop()
         stop.set()
-        await follower
+        await producer.stop()
+        # Its error, if any, was raised above where it mattered.
+        await asyncio.gather(follower, return_exceptions=True)
 
 
 def measure_peer(name: str, argv: list[str], bootstrap: str, topics: tuple[str, str]) -> None:
     """Run one peer (quix_bench.run_peer, in a thread) while `drive` feeds it; report its
     p50/p99 and ours over them."""
     failure: list[BaseException] = []
+    abort = threading.Event()
 
     def run() -> None:
         try:
-            quix_bench.run_peer(name, argv, stop_when_done=True)
+            quix_bench.run_peer(name, argv, stop_when_done=True, abort=abort)
         except BaseException as exc:  # shown after the drive, which fails first
             failure.append(exc)
 
@@ -152,8 +156,12 @@ def measure_peer(name: str, argv: list[str], bootstrap: str, topics: tuple[str, 
     peer.start()
     try:
         latencies = asyncio.run(drive(bootstrap, topics, freshness_rate(), peer))
-    except RuntimeError as exc:
-        raise RuntimeError(f"{name}: {exc}; {failure[0] if failure else ''}") from exc
+    except BaseException as exc:
+        abort.set()  # stop the peer process too: a faust worker never stops by itself
+        peer.join(timeout=120)
+        if isinstance(exc, Exception):
+            raise RuntimeError(f"{name}: {exc}; {failure[0] if failure else ''}") from exc
+        raise
     peer.join(timeout=120)
     report(f"{name}_freshness_ms_p50", percentile(latencies, 50), "ms")
     report(f"{name}_freshness_ms_p99", percentile(latencies, 99), "ms")

@@ -1,15 +1,21 @@
-"""Pure parts of the peer benchmarks: matching a windowed-count update to the event that made
+"""Parts of the peer benchmarks: matching a windowed-count update to the event that made
 it (freshness peers), and the HTTP floor's timeline bodies (API peers). No timing asserted."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from bench import streams_bench
 from bench.api_peers_bench import floor_app, timeline_bodies
-from bench.freshness_peers_bench import WINDOW_MS, Tracker
+from bench.freshness_peers_bench import WINDOW_MS, Tracker, measure_peer
+from infra.procs import free_port
 
 
 def test_tracker_matches_each_update_to_its_event() -> None:
@@ -51,3 +57,18 @@ def test_floor_app_answers_the_stored_body() -> None:
         r = client.get("/v1/customers/cus_1/timeline?limit=50")
         assert r.status_code == 200 and r.content == bodies["cus_1"]
         assert client.get("/v1/customers/cus_2/timeline").status_code == 404
+
+
+def test_a_failed_drive_stops_the_peer_process() -> None:
+    # No broker on that port: the drive fails, and the peer (which would run for 10 minutes,
+    # as a faust worker runs until stopped) must not be left behind.
+    marker = f"peer-{uuid.uuid4().hex}"
+    argv = [sys.executable, "-c", "import time, sys; time.sleep(600)", marker]
+    with pytest.raises(RuntimeError, match="sleeper"):
+        measure_peer("sleeper", argv, f"127.0.0.1:{free_port()}", ("in", "out"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1:
+            break
+        time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 1
