@@ -122,9 +122,12 @@ def check_counts(peer: str, got: dict[tuple[str, int], int], want: dict) -> None
         )
 
 
-def run_peer(name: str, argv: list[str], stop_when_done: bool) -> dict[str, float]:
+def run_peer(
+    name: str, argv: list[str], stop_when_done: bool, abort: threading.Event | None = None
+) -> dict[str, float]:
     """Run a peer process until it prints `RESULT {json}`; its output is shown indented.
-    `stop_when_done`: terminate it then (a faust worker runs until stopped)."""
+    `stop_when_done`: terminate it then (a faust worker runs until stopped). `abort`: set by
+    another thread to stop the peer early (it then gives no result)."""
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -147,6 +150,8 @@ def run_peer(name: str, argv: list[str], stop_when_done: bool) -> dict[str, floa
     deadline = time.monotonic() + PEER_TIMEOUT_S
     try:
         while result is None and time.monotonic() < deadline:
+            if abort is not None and abort.is_set():
+                break
             try:
                 line = lines.get(timeout=1)
             except queue.Empty:

@@ -39,8 +39,10 @@ from bench.results import ModuleOutcome, RunRecord, machine_facts, parse_bench_l
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / ".omnicx" / "bench"
-# Cheap and independent first; `quix` after `streams`, whose figure it is compared with.
-ORDER = ["kafka", "simulate", "features_logic", "ingest", "features", "streams", "quix"]
+# Cheap and independent first; the peers of `streams` figures (api_peers, freshness_peers,
+# quix) after it, as they divide its figures of the same run.
+ORDER = ["kafka", "simulate", "features_logic", "ingest", "features", "streams", "api_peers"]
+ORDER += ["freshness_peers", "quix"]
 ORDER += ["lakehouse"]
 ENV_FIGURES = "OMNICX_BENCH_FIGURES_OUT"
 ENV_PRIOR = "OMNICX_BENCH_PRIOR"

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
@@ -149,6 +150,28 @@ async def bare_aiokafka(bootstrap: str, topic: str, n: int) -> float:
         await consumer.stop()
 
 
+FRESH_CUSTOMERS = 200
+
+
+def freshness_event(i: int) -> tuple[InteractionEvent, str]:
+    """The i-th event of the freshness run (a chat message of one of FRESH_CUSTOMERS
+    customers, occurring now) and its customer id."""
+    c = i % FRESH_CUSTOMERS
+    ev = InteractionEvent(
+        event_id=f"fresh-{i}",
+        occurred_at=datetime.now(UTC),
+        ingested_at=datetime.now(UTC),
+        channel="chat",
+        direction="inbound",
+        kind="message",
+        conversation_id=f"fresh-{c}-{i // 50}",
+        identifiers=[{"type": "email", "value": f"fresh{c}@example.com"}],
+        text="hello, any news on my order?",
+        source=Source(system="bench", record_id=str(i)),
+    )
+    return ev, customer_id_for(f"email:fresh{c}@example.com")
+
+
 async def freshness(bootstrap: str, config: StreamsConfig, rate: float) -> list[float]:
     """Produce at `rate` for FRESHNESS_SECONDS; per event, ms until the API's view has it."""
     view: StateView = state_view_for(bootstrap, config)
@@ -162,20 +185,7 @@ async def freshness(bootstrap: str, config: StreamsConfig, rate: float) -> list[
     try:
         t0 = time.perf_counter()
         for i in range(n):
-            c = i % 200
-            ev = InteractionEvent(
-                event_id=f"fresh-{i}",
-                occurred_at=datetime.now(UTC),
-                ingested_at=datetime.now(UTC),
-                channel="chat",
-                direction="inbound",
-                kind="message",
-                conversation_id=f"fresh-{c}-{i // 50}",
-                identifiers=[{"type": "email", "value": f"fresh{c}@example.com"}],
-                text="hello, any news on my order?",
-                source=Source(system="bench", record_id=str(i)),
-            )
-            cid = customer_id_for(f"email:fresh{c}@example.com")
+            ev, cid = freshness_event(i)
             await producer.send(
                 config.interactions_topic, key=cid.encode(), value=ev.to_json_bytes()
             )
@@ -206,6 +216,23 @@ def _collect(view: StateView, sent: dict[str, tuple[str, float]], out: list[floa
             del sent[eid]
 
 
+def paced_latencies(send: Callable[[int], httpx.Response], rate: float, n: int) -> list[float]:
+    """Client-side ms of `send(i)` for i in range(n), started at a fixed `rate` per second
+    (the load generator of the API benchmarks; bench/api_peers_bench.py drives the peers with
+    it). A request must answer 200."""
+    out: list[float] = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        started = time.perf_counter()
+        r = send(i)
+        out.append((time.perf_counter() - started) * 1000)
+        assert r.status_code == 200, r.text
+        pause = t0 + (i + 1) / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    return out
+
+
 def api_latency(
     bootstrap: str, config: StreamsConfig, tmp: Path
 ) -> tuple[list[float], list[float]]:
@@ -221,7 +248,7 @@ def api_latency(
     try:
         while not port_answers("127.0.0.1", port):
             time.sleep(0.1)
-        cids = [customer_id_for(f"email:fresh{c}@example.com") for c in range(200)]
+        cids = [customer_id_for(f"email:fresh{c}@example.com") for c in range(FRESH_CUSTOMERS)]
         auth = {"Authorization": f"Bearer {key}"}
         out: dict[str, list[float]] = {"timeline": [], "features": []}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth) as client:
@@ -233,17 +260,14 @@ def api_latency(
                     break
                 time.sleep(0.5)
             for route in ("timeline", "features"):
-                n = int(API_RATE * API_SECONDS)
-                t0 = time.perf_counter()
-                for i in range(n):
-                    path = f"/v1/customers/{cids[i % len(cids)]}/{route}"
-                    started = time.perf_counter()
-                    r = client.get(path + ("?limit=50" if route == "timeline" else ""))
-                    out[route].append((time.perf_counter() - started) * 1000)
-                    assert r.status_code == 200, r.text
-                    pause = t0 + (i + 1) / API_RATE - time.perf_counter()
-                    if pause > 0:
-                        time.sleep(pause)
+                query = "?limit=50" if route == "timeline" else ""
+                out[route] = paced_latencies(
+                    lambda i, route=route, query=query: client.get(
+                        f"/v1/customers/{cids[i % len(cids)]}/{route}{query}"
+                    ),
+                    API_RATE,
+                    int(API_RATE * API_SECONDS),
+                )
         return out["timeline"], out["features"]
     finally:
         server.should_exit = True

@@ -433,7 +433,7 @@ def push_features(run: DemoRun, timeout: float = 300.0) -> None:
     """Wait until the feature pusher (started by `omnicx up`) has pushed every customer's
     latest features to the Feast online store, and check they are there."""
     from feature_store.client import FeatureStoreClient
-    from streams.features.pusher import lag
+    from streams.features.pusher import LagProbe
 
     with run.console.status("waiting for feast apply (the feature repo)"):
         if run.feast_apply is not None:
@@ -443,9 +443,12 @@ def push_features(run: DemoRun, timeout: float = 300.0) -> None:
                 applier.apply()
     rows = customer_feature_rows(run)
     deadline = time.monotonic() + timeout
-    with _progress(run.console) as progress:
+    with (
+        _progress(run.console) as progress,
+        LagProbe(run.settings.bootstrap, run.settings.streams) as probe,
+    ):
         task = progress.add_task("feature pusher catching up (changelog records)", total=None)
-        while (behind := lag(run.settings.bootstrap, run.settings.streams)) > 0:
+        while (behind := probe.lag()) > 0:
             progress.update(task, description=f"feature pusher: {behind:,} records behind")
             if time.monotonic() > deadline:
                 log = run.settings.run_dir / "feature-pusher.log"

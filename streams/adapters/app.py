@@ -25,12 +25,11 @@ from streams.adapters.base import (
     Identifiers,
     RawRecord,
     build_event,
-    check_size,
     check_time,
     fallback_record_id,
     get_object,
     get_str,
-    load_json,
+    load_object,
     parse_iso_time,
     split_json_records,
     type_name,
@@ -80,10 +79,7 @@ def adapt(
     context: Any = None,
 ) -> Adapted:
     """One Segment message -> one event."""
-    check_size(data, config)
-    doc = load_json(data, "Segment message")
-    if not isinstance(doc, dict):
-        raise InvalidField(f"a Segment message must be a JSON object, got {type_name(doc)}")
+    doc = load_object(data, config, "Segment message")
     message_id = get_str(doc, "messageId", "message", allow_int=True)
     record_id = message_id or fallback_record_id(data)
     kind_raw = doc.get("type")
@@ -116,10 +112,8 @@ def adapt(
     anonymous_id = get_str(doc, "anonymousId", "message", record_id=record_id, allow_int=True)
     identifiers.add(IdentifierType.APP_USER_ID, user_id, "userId")
     identifiers.add(IdentifierType.DEVICE_ID, anonymous_id, "anonymousId")
-    for source_name, bag in (("traits", traits), ("context.traits", context_traits)):
-        for trait, id_type in config.trait_identifiers.items():
-            if trait in bag:
-                identifiers.add(id_type, bag[trait], f"{source_name}.{trait}")
+    identifiers.add_named(traits, config.trait_identifiers, "traits")
+    identifiers.add_named(context_traits, config.trait_identifiers, "context.traits")
     ids = identifiers.require(
         "the message has no userId, anonymousId or identifying trait", record_id
     )

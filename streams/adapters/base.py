@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -131,6 +131,16 @@ def load_json(data: bytes, what: str) -> Any:
             f"invalid JSON in the {what} document at line {exc.lineno}, column {exc.colno}: "
             f"{exc.msg}"
         ) from None
+
+
+def load_object(data: bytes, config: AdapterConfig, what: str) -> dict[str, Any]:
+    """A payload that must be one JSON object: size-checked, parsed (`load_json`), and refused
+    with InvalidField when it is anything else. `what` names it in errors ("chat transcript")."""
+    check_size(data, config)
+    doc = load_json(data, what)
+    if not isinstance(doc, dict):
+        raise InvalidField(f"a {what} must be a JSON object, got {type_name(doc)}")
+    return doc
 
 
 def _refuse_constant(name: str) -> Any:
@@ -274,6 +284,16 @@ class Identifiers:
         if seen not in self._seen:
             self._seen.add(seen)
             self.items.append(identifier)
+
+    def add_named(
+        self, bag: dict[str, Any], names: Mapping[str, IdentifierType | str], where: str
+    ) -> None:
+        """Add the identifiers found in a payload's attributes or traits: `names` maps an
+        attribute name to its identifier type (the adapter config's maps); `where` is the
+        attribute bag's path, for the origin in notes ("Attributes", "context.traits")."""
+        for name, kind in names.items():
+            if name in bag:
+                self.add(kind, bag[name], f"{where}.{name}")
 
     def require(self, what: str, record_id: str | None = None) -> list[Identifier]:
         if not self.items:

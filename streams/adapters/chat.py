@@ -21,11 +21,10 @@ from streams.adapters.base import (
     Identifiers,
     RawRecord,
     build_event,
-    check_size,
     check_time,
     get_object,
     get_str,
-    load_json,
+    load_object,
     parse_iso_time,
     split_json_records,
     type_name,
@@ -63,10 +62,7 @@ def adapt(
     context: Any = None,
 ) -> Adapted:
     """One transcript -> one event per message."""
-    check_size(data, config)
-    doc = load_json(data, "chat transcript")
-    if not isinstance(doc, dict):
-        raise InvalidField(f"a chat transcript must be a JSON object, got {type_name(doc)}")
+    doc = load_object(data, config, "chat transcript")
     contact_id = get_str(doc, "ContactId", "transcript", required=True) or ""
     transcript = doc.get("Transcript")
     if not isinstance(transcript, list):
@@ -97,9 +93,7 @@ def adapt(
     ]
     identifiers = Identifiers(config.default_phone_region)
     attributes = get_object(doc, "Attributes", "transcript", contact_id)
-    for name, kind in config.contact_attribute_identifiers.items():
-        if name in attributes:
-            identifiers.add(kind, attributes[name], f"Attributes.{name}")
+    identifiers.add_named(attributes, config.contact_attribute_identifiers, "Attributes")
     for participant_id in customer_ids[:1]:
         identifiers.add(IdentifierType.CHAT_VISITOR_ID, participant_id, "customer ParticipantId")
     ids = identifiers.require(

@@ -21,12 +21,11 @@ from streams.adapters.base import (
     Identifiers,
     RawRecord,
     build_event,
-    check_size,
     check_time,
     get_number,
     get_object,
     get_str,
-    load_json,
+    load_object,
     parse_iso_time,
     split_json_records,
     type_name,
@@ -65,10 +64,7 @@ def adapt(
     context: Any = None,
 ) -> Adapted:
     """One voice CTR -> call_started and call_ended."""
-    check_size(data, config)
-    ctr = load_json(data, "contact trace record")
-    if not isinstance(ctr, dict):
-        raise InvalidField(f"a contact trace record must be a JSON object, got {type_name(ctr)}")
+    ctr = load_object(data, config, "contact trace record")
     contact_id = get_str(ctr, "ContactId", "CTR", required=True) or ""
     channel_name = get_str(ctr, "Channel", "CTR", record_id=contact_id) or "VOICE"
     if channel_name != "VOICE":
@@ -101,9 +97,7 @@ def adapt(
     elif endpoint_type == "EMAIL_ADDRESS":
         identifiers.add(IdentifierType.EMAIL, address, "CustomerEndpoint.Address")
     contact_attributes = get_object(ctr, "Attributes", "CTR", contact_id)
-    for name, kind in config.contact_attribute_identifiers.items():
-        if name in contact_attributes:
-            identifiers.add(kind, contact_attributes[name], f"Attributes.{name}")
+    identifiers.add_named(contact_attributes, config.contact_attribute_identifiers, "Attributes")
     ids = identifiers.require(
         "the CTR has no usable CustomerEndpoint.Address and no customer identifier in Attributes",
         contact_id,

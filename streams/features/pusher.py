@@ -223,22 +223,47 @@ class FeaturePusher:
                 self.ready_file.unlink(missing_ok=True)
 
 
-def lag(bootstrap: str, streams: StreamsConfig) -> int:
-    """Records of the feature changelogs the pusher has not committed yet."""
-    from kafka import KafkaConsumer, TopicPartition
+class LagProbe:
+    """Reads how far the pusher is behind, with one consumer kept for all its reads (a caller
+    that polls, such as the demo waiting for the pusher, would otherwise connect and join the
+    cluster's metadata afresh every time). Close it, or use it as a context manager."""
 
-    # A consumer of the pusher's group that never subscribes: it only reads committed offsets.
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=pusher_group(streams))
-    try:
+    def __init__(self, bootstrap: str, streams: StreamsConfig) -> None:
+        from kafka import KafkaConsumer
+
+        self.streams = streams
+        # A consumer of the pusher's group that never subscribes: it only reads committed
+        # offsets (fetched from the coordinator on every call, as nothing is assigned to it).
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=pusher_group(streams))
+
+    def lag(self) -> int:
+        """Records of the feature changelogs the pusher has not committed yet."""
+        from kafka import TopicPartition
+
+        consumer = self._consumer
         partitions = [
             TopicPartition(topic, p)
-            for topic in pusher_topics(streams)
+            for topic in pusher_topics(self.streams)
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         ends = consumer.end_offsets(partitions)
         return sum(max(0, ends[tp] - (consumer.committed(tp) or 0)) for tp in partitions)
-    finally:
-        consumer.close()
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> LagProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def lag(bootstrap: str, streams: StreamsConfig) -> int:
+    """Records of the feature changelogs the pusher has not committed yet (one read; to poll,
+    keep a LagProbe)."""
+    with LagProbe(bootstrap, streams) as probe:
+        return probe.lag()
 
 
 def _configure_logging() -> None:
