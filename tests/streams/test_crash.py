@@ -2,10 +2,10 @@
 restart it next to a second worker sharing the partitions, and check that every timeline
 holds each event exactly once and every customer's features equal a clean recomputation.
 
-N defaults to 2,000 events, which keeps the test around 3 minutes on an idle machine (the
-worker runs ~230 events/s; a replay's events make three hops, plus merges); the issue's
-50,000-event replay is `OMNICX_CRASH_EVENTS=50000` (customers scale with N: 33 events each),
-timed in docs/streams.md. The code path is the same at any N. On failure the test keeps the
+N defaults to 10,000 events: agents take up to 1,000 records a batch and an idle worker
+resolves ~1,600 events/s, so a smaller replay can be over before a watcher sees it start (a
+2,000-event replay finished inside one second in CI). The issue's 50,000-event replay is
+`OMNICX_CRASH_EVENTS=50000` (customers scale with N: 33 events each), timed in docs/streams.md. The code path is the same at any N. On failure the test keeps the
 workers' logs (/tmp/omnicx-crash-logs/<app id>) and prints, per missing or duplicated event,
 every hop's records that carried it (`crash_diag`).
 """
@@ -33,10 +33,10 @@ from streams.workers.records import features_json
 from tests.streams import crash_diag
 from tests.streams.conftest import Workers
 
-N_EVENTS = int(os.environ.get("OMNICX_CRASH_EVENTS", "2000"))
+N_EVENTS = int(os.environ.get("OMNICX_CRASH_EVENTS", "10000"))
 CUSTOMERS = max(60, N_EVENTS // 33)
 # Waits for N = 2,000, plus 25 (kill) and 50 (settle) ms per further event: a loaded shared
-# machine runs the worker at 40-250 events/s.
+# machine has run the worker at 40-250 events/s.
 _MORE = max(0, N_EVENTS - 2000)
 PROGRESS_WAIT_S = 240 + _MORE / 40
 SETTLE_WAIT_S = 420 + _MORE / 20
@@ -111,17 +111,17 @@ def test_kill_9_mid_replay_then_two_workers_give_exactly_once_and_clean_features
     producer.flush()
     producer.close()
 
-    first = workers.start(1)
-    started = time.monotonic()
-    deadline = started + PROGRESS_WAIT_S
-    # One consumer polled every 20 ms: the worker resolves hundreds of events per batch, and a
-    # fresh consumer per look (~0.5 s under load) saw the whole replay done before the kill.
+    # The watcher is up before the worker starts, and polls every 20 ms: the worker resolves
+    # up to 1,000 events a batch, and a watcher opened after it (~0.5 s) can miss the replay.
+    topic = workers.config.customer_events_topic
     watcher = KafkaConsumer(bootstrap_servers=workers.bootstrap)
     try:
-        topic = workers.config.customer_events_topic
         while not watcher.partitions_for_topic(topic):
             time.sleep(0.1)
         tps = [TopicPartition(topic, p) for p in watcher.partitions_for_topic(topic) or ()]
+        first = workers.start(1)
+        started = time.monotonic()
+        deadline = started + PROGRESS_WAIT_S
         while sum(watcher.end_offsets(tps).values()) < N_EVENTS // 5:
             assert time.monotonic() < deadline, "worker made too little progress before the kill"
             time.sleep(0.02)
