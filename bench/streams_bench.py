@@ -23,11 +23,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -45,7 +47,7 @@ from schemas.identity import customer_id_for
 from streams.api import ApiConfig, ApiKeyStore, create_app
 from streams.api.customers import customer_api, state_view_for
 from streams.api.state import StateView
-from streams.timeline import newest_first
+from streams.timeline import customer_of_key, newest_first
 from streams.workers.config import TIMELINES_TABLE, StreamsConfig, worker_argv
 
 N_EVENTS = 3000
@@ -173,47 +175,64 @@ def freshness_event(i: int) -> tuple[InteractionEvent, str]:
 
 
 async def freshness(bootstrap: str, config: StreamsConfig, rate: float) -> list[float]:
-    """Produce at `rate` for FRESHNESS_SECONDS; per event, ms until the API's view has it."""
+    """Produce at `rate` for FRESHNESS_SECONDS; per event, ms until the API's view has it.
+
+    The view reports each timeline record it applies (`StateView.on_change`), and only that
+    customer's pending events are looked for in its newest entries, at that moment: polling
+    every pending event every millisecond cost more CPU than the worker once the backlog grew,
+    and slowed the very thing it measured.
+    """
     view: StateView = state_view_for(bootstrap, config)
+    pending: dict[str, dict[str, float]] = defaultdict(dict)  # customer -> event id -> sent
+    latencies: list[float] = []
+
+    def changed(table: str, key: Any) -> None:
+        if table != TIMELINES_TABLE:
+            return
+        cid = customer_of_key(key)
+        waiting = pending.get(cid)
+        if not waiting:
+            return
+        now = time.perf_counter()
+        head = view.get(TIMELINES_TABLE, cid)
+        if not head:
+            return
+        get = view.tables[TIMELINES_TABLE].get
+        for entry in islice(newest_first(head, cid, get), len(waiting) + 60):
+            at = waiting.pop(entry["id"], None)
+            if at is not None:
+                latencies.append((now - at) * 1000)
+                if not waiting:
+                    break
+
     await view.start()
     await view.wait_caught_up(120)
+    view.on_change = changed
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
-    sent: dict[str, tuple[str, float]] = {}
-    latencies: list[float] = []
     n = int(rate * FRESHNESS_SECONDS)
     try:
         t0 = time.perf_counter()
         for i in range(n):
             ev, cid = freshness_event(i)
+            pending[cid][ev.event_id] = time.perf_counter()
             await producer.send(
                 config.interactions_topic, key=cid.encode(), value=ev.to_json_bytes()
             )
-            sent[ev.event_id] = (cid, time.perf_counter())
-            # Pace to the fixed rate, checking arrivals meanwhile.
-            while time.perf_counter() < t0 + (i + 1) / rate:
-                _collect(view, sent, latencies)
-                await asyncio.sleep(0.001)
+            pause = t0 + (i + 1) / rate - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
         deadline = time.perf_counter() + 120
-        while sent and time.perf_counter() < deadline:
-            _collect(view, sent, latencies)
-            await asyncio.sleep(0.002)
+        while any(pending.values()) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
     finally:
+        view.on_change = None
         await producer.stop()
         await view.stop()
+    missing = sum(len(w) for w in pending.values())
+    if missing:
+        raise RuntimeError(f"{missing} of {n} events never reached the API's view")
     return latencies
-
-
-def _collect(view: StateView, sent: dict[str, tuple[str, float]], out: list[float]) -> None:
-    now = time.perf_counter()
-    for eid, (cid, at) in list(sent.items()):
-        head = view.get(TIMELINES_TABLE, cid)
-        if head and any(
-            e["id"] == eid
-            for e in islice(newest_first(head, cid, view.tables[TIMELINES_TABLE].get), 60)
-        ):
-            out.append((now - at) * 1000)
-            del sent[eid]
 
 
 def paced_latencies(send: Callable[[int], httpx.Response], rate: float, n: int) -> list[float]:

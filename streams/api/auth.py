@@ -13,7 +13,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,12 +141,16 @@ def _digest(secret: str) -> str:
 _bearer = HTTPBearer(auto_error=False, description="An omnicx API key: `omnicx apikey create`")
 
 
-def require_scope(scope: str) -> Callable[..., ApiKey]:
-    """A FastAPI dependency: 401 without a valid key, 403 if the key lacks `scope`."""
+def require_scope(scope: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A FastAPI dependency: 401 without a valid key, 403 if the key lacks `scope`.
+
+    It is a coroutine so FastAPI runs it on the event loop: a sync dependency costs a
+    thread-pool hop per request (it only looks up a hash in memory and stats the keys file).
+    """
     if scope not in SCOPES:
         raise UnknownScope(scope)
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
     ) -> ApiKey:

@@ -90,13 +90,15 @@ def _customer_record(view: StateView, customer_id: str) -> tuple[str, dict[str, 
 
 
 def customer_routes() -> APIRouter:
+    # The routes are coroutines: they read in-memory dicts and never block, and a sync route
+    # would cost a thread-pool hop per request (a large share of a millisecond read).
     router = APIRouter(tags=["customers"])
 
     @router.get(
         "/v1/customers/{customer_id}/features",
         summary="A customer's real-time features (schemas.features.CUSTOMER_REALTIME_FEATURES)",
     )
-    def features(
+    async def features(
         customer_id: str,
         request: Request,
         as_of: AsOf = Query("now", description=AS_OF_HELP),  # noqa: B008
@@ -113,7 +115,7 @@ def customer_routes() -> APIRouter:
         "/v1/customers/{customer_id}/signals",
         summary="A customer's open outreach signals (not yet expired), newest first",
     )
-    def signals(
+    async def signals(
         customer_id: str,
         request: Request,
         as_of: AsOf = Query("now", description=AS_OF_HELP),  # noqa: B008
@@ -140,7 +142,7 @@ def customer_routes() -> APIRouter:
         "/v1/channels/{channel}/response-time",
         summary="A channel's current first-response estimate (median over the last hour)",
     )
-    def response_time(
+    async def response_time(
         channel: Channel,
         request: Request,
         as_of: AsOf = Query("now", description=AS_OF_HELP),  # noqa: B008
@@ -159,7 +161,7 @@ def customer_routes() -> APIRouter:
         "/v1/customers/{customer_id}/timeline",
         summary="A customer's unified timeline, newest first, with conversations grouped",
     )
-    def timeline(
+    async def timeline(
         customer_id: str,
         request: Request,
         since: datetime | None = Query(None, description="events at or after (RFC 3339)"),  # noqa: B008
@@ -192,7 +194,7 @@ def customer_routes() -> APIRouter:
         "/v1/identities/{type}/{value}",
         summary="Resolve an identifier (normalised as on ingestion) to its customer_id",
     )
-    def identity(
+    async def identity(
         type: IdentifierType,
         value: str,
         request: Request,

@@ -51,6 +51,9 @@ class StateView:
     merged_into: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     records: int = 0
+    on_change: Callable[[str, Any], None] | None = None
+    """Called with (table name, key) after each table record is applied: lets a caller react
+    to exactly the keys that moved (the freshness benchmark) instead of polling them all."""
     _task: asyncio.Task[None] | None = None
     _caught_up: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -166,3 +169,5 @@ class StateView:
             self.tables[name].pop(k2, None)
         else:
             self.tables[name][k2] = v
+        if self.on_change is not None:
+            self.on_change(name, k2)
