@@ -5,9 +5,10 @@ holds each event exactly once and every customer's features equal a clean recomp
 N defaults to 10,000 events: agents take up to 1,000 records a batch and an idle worker
 resolves ~1,600 events/s, so a smaller replay can be over before a watcher sees it start (a
 2,000-event replay finished inside one second in CI). The issue's 50,000-event replay is
-`OMNICX_CRASH_EVENTS=50000` (customers scale with N: 33 events each), timed in docs/streams.md. The code path is the same at any N. On failure the test keeps the
-workers' logs (/tmp/omnicx-crash-logs/<app id>) and prints, per missing or duplicated event,
-every hop's records that carried it (`crash_diag`).
+`OMNICX_CRASH_EVENTS=50000` (customers scale with N: 33 events each), timed in
+docs/streams.md. The code path is the same at any N. On failure the test keeps the workers'
+logs (/tmp/omnicx-crash-logs/<app id>) and prints, per missing or duplicated event, every
+hop's records that carried it (`crash_diag`).
 """
 
 from __future__ import annotations
