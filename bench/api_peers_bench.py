@@ -22,7 +22,6 @@ api_peers`).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 import threading
@@ -44,7 +43,6 @@ from schemas.features import CUSTOMER_REALTIME_FEATURES, CUSTOMER_REALTIME_VIEW
 from streams.timeline import conversations, entry_for, insert, query
 
 TIMELINE_LIMIT = 50  # as streams_bench asks for
-DEFAULT_FRESHNESS_RATE = 100.0  # when the streams module did not run in this run
 
 
 def _n_requests() -> int:
@@ -56,7 +54,7 @@ def freshness_rate() -> float:
     earlier = prior("freshness_rate_events_per_s")
     if earlier is not None:
         return earlier.value
-    return float(os.environ.get("OMNICX_BENCH_FRESHNESS_RATE", DEFAULT_FRESHNESS_RATE))
+    return streams_bench.FRESHNESS_RATE
 
 
 def timeline_bodies(n_events: int, limit: int = TIMELINE_LIMIT) -> dict[str, bytes]:

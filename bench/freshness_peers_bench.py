@@ -5,8 +5,8 @@ update on the peer's output topic.
 The events are the freshness run's own (`streams_bench.freshness_event`: chat messages of 200
 customers, occurring now), as `cx.customer-events.v1` records (customer id as key, Kafka
 timestamp = `occurred_at`), produced one at a time at the rate streams_bench used in this run
-(`freshness_rate_events_per_s`; OMNICX_BENCH_FRESHNESS_RATE, default 100/s, when it did not
-run) for as long (`FRESHNESS_SECONDS`). A consumer of the output topic in the same event loop
+(`freshness_rate_events_per_s`; OMNICX_BENCH_FRESHNESS_RATE, default 1,000/s, when it did
+not run) for as long (`FRESHNESS_SECONDS`). A consumer of the output topic in the same event loop
 matches each update (customer, window, count) to the event that made it; an event whose update
 never comes fails the run.
 
