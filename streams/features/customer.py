@@ -178,7 +178,12 @@ class Update(NamedTuple):
     first_responses: list[FirstResponse]  # new or corrected first responses, for the channels
 
 
-def process(state: CustomerState, event: InteractionEvent, now: datetime | None = None) -> Update:
+def process(
+    state: CustomerState,
+    event: InteractionEvent,
+    now: datetime | None = None,
+    with_features: bool = True,
+) -> Update:
     """Apply one event to the customer's state (in place) and report what follows from it.
 
     Idempotent like `apply`: processing an event again returns `changed=False`, the same
@@ -192,12 +197,18 @@ def process(state: CustomerState, event: InteractionEvent, now: datetime | None 
         event: a resolved event of this customer (any direction).
         now: wall-clock time for the features when serving live; None computes them at the
             state's clock (event time).
+        with_features: False leaves `features` empty, for a caller that processes several
+            events of a customer and needs the features after the last one only
+            (`customer_features(state)` then gives them).
     """
     if event.direction is Direction.INTERNAL:
-        return Update(apply(state, event), customer_features(state, now), [])
-    conv = conversation_key(event)
-    before = state.first_response(conv)
-    changed = apply(state, event)
-    after = state.first_response(conv) if changed else before
-    responses = [after] if after is not None and after != before else []
-    return Update(changed, customer_features(state, now), responses)
+        changed = apply(state, event)
+        responses: list[FirstResponse] = []
+    else:
+        conv = conversation_key(event)
+        before = state.first_response(conv)
+        changed = apply(state, event)
+        after = state.first_response(conv) if changed else before
+        responses = [after] if after is not None and after != before else []
+    features = customer_features(state, now) if with_features else {}
+    return Update(changed, features, responses)

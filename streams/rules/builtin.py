@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from schemas.events import DIGITAL_CHANNELS, Channel
@@ -32,12 +33,21 @@ _DIGITAL = frozenset(c.value for c in DIGITAL_CHANNELS)
 
 
 class Trigger(NamedTuple):
-    """A rule's finding: the condition held at event time `at`."""
+    """A rule's finding: the condition held at event time `at`.
+
+    The reason is written only when asked for (`reason`): most findings are dropped by the
+    rule's cooldown, and formatting their times cost more than finding them.
+    """
 
     at: float  # the event time the rule fired (the signal's raised_at)
     trigger_id: str  # the event that completed the condition; names the signal
     evidence: tuple[str, ...]  # event ids, oldest first
-    reason: str  # human-readable
+    describe: Callable[[], str]  # writes the human-readable reason
+
+    @property
+    def reason(self) -> str:
+        """Human-readable: why the rule fired."""
+        return self.describe()
 
 
 EventRule = Callable[[CustomerState, Inbound, Any], list[Trigger]]
@@ -64,17 +74,23 @@ def repeat_contact(state: CustomerState, rec: Inbound, cfg: RepeatContactConfig)
             firsts.setdefault(r.conversation, r)
         if len(firsts) < cfg.threshold:
             continue
-        channels = sorted({r.channel for r in firsts.values()})
         out.append(
             Trigger(
                 tau,
                 window[-1].event_id,
                 tuple(r.event_id for r in firsts.values()),
-                f"{len(firsts)} contacts in {_span(w)} ({', '.join(channels)}), "
-                f"the latest at {_hm(tau)}; threshold {cfg.threshold}",
+                partial(_repeat_reason, firsts, w, tau, cfg.threshold),
             )
         )
     return out
+
+
+def _repeat_reason(firsts: dict[str, Inbound], w: float, tau: float, threshold: int) -> str:
+    channels = sorted({r.channel for r in firsts.values()})
+    return (
+        f"{len(firsts)} contacts in {_span(w)} ({', '.join(channels)}), "
+        f"the latest at {_hm(tau)}; threshold {threshold}"
+    )
 
 
 def channel_fallback(
@@ -101,17 +117,23 @@ def channel_fallback(
         digital = came_after_digital(state, phone, w)
         if digital is None:
             continue
-        gap_min = (phone.t - digital.t) / 60
         out.append(
             Trigger(
                 phone.t,
                 phone.event_id,
                 (digital.event_id, phone.event_id),
-                f"phoned at {_hm(phone.t)}, {gap_min:.0f} min after a {digital.channel} contact "
-                f"at {_hm(digital.t)}",
+                partial(_fallback_reason, phone, digital),
             )
         )
     return out
+
+
+def _fallback_reason(phone: Inbound, digital: Inbound) -> str:
+    gap_min = (phone.t - digital.t) / 60
+    return (
+        f"phoned at {_hm(phone.t)}, {gap_min:.0f} min after a {digital.channel} contact "
+        f"at {_hm(digital.t)}"
+    )
 
 
 def negative_sentiment(
@@ -125,13 +147,16 @@ def negative_sentiment(
         return []
     return [
         Trigger(
-            rec.t,
-            rec.event_id,
-            (rec.event_id,),
-            f"{rec.channel} message at {_hm(rec.t)} scored {rec.compound:+.2f} "
-            f"(VADER compound; threshold {cfg.threshold:+.2f})",
+            rec.t, rec.event_id, (rec.event_id,), partial(_sentiment_reason, rec, cfg.threshold)
         )
     ]
+
+
+def _sentiment_reason(rec: Inbound, threshold: float) -> str:
+    return (
+        f"{rec.channel} message at {_hm(rec.t)} scored {rec.compound:+.2f} "
+        f"(VADER compound; threshold {threshold:+.2f})"
+    )
 
 
 def unanswered_public_post_late(
@@ -174,12 +199,11 @@ def _unanswered(
             return None
         if conv.before is not None and post.t <= conv.before <= due:
             return None
-    return Trigger(
-        due,
-        post.event_id,
-        (post.event_id,),
-        f"public social post at {_hm(post.t)} has had no reply for {_span(cfg.window_s)}",
-    )
+    return Trigger(due, post.event_id, (post.event_id,), partial(_unanswered_reason, post, cfg))
+
+
+def _unanswered_reason(post: Inbound, cfg: UnansweredPublicPostConfig) -> str:
+    return f"public social post at {_hm(post.t)} has had no reply for {_span(cfg.window_s)}"
 
 
 def _first_of_conversation(state: CustomerState, rec: Inbound) -> bool:

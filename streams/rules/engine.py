@@ -93,14 +93,16 @@ def step(
     event: InteractionEvent,
     config: RulesConfig = DEFAULT_RULES,
     now: datetime | None = None,
+    with_features: bool = True,
 ) -> tuple[Update, list[OutreachSignal]]:
     """Process one event: update the features (`streams.features.customer.process`) and run
-    the rules. This is what a stream worker calls per resolved event.
+    the rules. This is what a stream worker calls per resolved event (with
+    `with_features=False` it computes the features once per batch instead).
 
     A duplicate event (`update.changed` False) re-raises the signals it raised the first time
     (same ids) and nothing new.
     """
-    update = process(state, event, now)
+    update = process(state, event, now, with_features)
     return update, evaluate(state, event, config, now, replay=not update.changed)
 
 
@@ -165,9 +167,13 @@ def _raise(
 def _cooling_down(recs: list[SignalRecord], at: float, cooldown_s: float) -> bool:
     if cooldown_s <= 0 or not recs:
         return False
-    i = bisect.bisect_left([r.at for r in recs], at)
+    i = bisect.bisect_left(recs, at, key=_at)
     near = recs[max(0, i - 1) : i + 1]
     return any(abs(r.at - at) < cooldown_s for r in near)
+
+
+def _at(rec: SignalRecord) -> float:
+    return rec.at
 
 
 def _signal(

@@ -42,6 +42,7 @@ from schemas.cloudevents import interaction_headers, signal_headers
 from schemas.dlq import Rejection
 from schemas.events import InteractionEvent
 from streams.features.channel import ChannelResponseState, apply_response
+from streams.features.customer import customer_features
 from streams.features.state import CustomerState, FirstResponse
 from streams.identity import IdentityGraph
 from streams.identity.messages import updates_for
@@ -456,7 +457,7 @@ def build_app(
             self.record: dict[str, Any] | None = None
             self.state: CustomerState | None = None
             self.raised: list[Any] = []
-            self.features: dict[str, Any] | None = None
+            self.dirty = False  # an event changed the state or raised: write the record
             self.responses: list[FirstResponse] = []
 
         async def step(self, ev: InteractionEvent) -> None:
@@ -468,7 +469,8 @@ def build_app(
                     if self.record
                     else CustomerState(cid)
                 )
-            update, raised = step(self.state, ev, active_rules)
+            # Features once per batch (in `finish`), not per event: only the last are kept.
+            update, raised = step(self.state, ev, active_rules, with_features=False)
             for sig in raised:
                 await send(
                     config.signals_topic,
@@ -478,17 +480,19 @@ def build_app(
                 )
             self.responses.extend(update.first_responses)
             if update.changed or raised:
-                self.features = update.features
+                self.dirty = True
                 self.raised.extend(raised)
 
         async def finish(self, partition: int) -> None:
             if self.state is None:
                 return
-            if self.features is not None:
+            if self.dirty:
+                # The features after the batch's last event: the events that changed nothing
+                # after it (duplicates) leave the features as they were.
                 record = customer_record(
                     self.record,
                     self.state.to_dict(),
-                    self.features,
+                    customer_features(self.state),
                     self.raised,
                     config.signals_kept,
                 )
