@@ -7,7 +7,7 @@ settings (OMNICX_* environment); tests build them on temp dirs with `build_defin
 """
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dagster import (
@@ -18,22 +18,27 @@ from dagster import (
     AssetSelection,
     ConfigurableResource,
     DailyPartitionsDefinition,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
     MaterializeResult,
+    MetadataValue,
     RunRequest,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
     asset,
     asset_check,
-    build_schedule_from_partitioned_job,
     define_asset_job,
+    schedule,
     sensor,
 )
 
 from jobs import deltalog
 from jobs.config import LakehouseConfig
 from jobs.tables import (
+    BRONZE_REJECTIONS_SPEC,
     GOLD_CUSTOMER_FEATURES_DAILY_SPEC,
     GOLD_CX_KPIS_DAILY_SPEC,
     SILVER_CUSTOMER_TIMELINE_SPEC,
@@ -43,12 +48,20 @@ from jobs.tables import (
 )
 from schemas.topics import DLQ, ERASURES, IDENTITY, INTERACTIONS
 
+# end_offset=1: today's partition exists too, so `omnicx.lake_dagster.materialize_lakehouse`
+# (make demo, omnicx report --refresh) can build gold for the days silver holds up to today.
+# The daily schedule therefore picks its partition itself (yesterday), see `daily`.
 DAILY = DailyPartitionsDefinition(start_date="2017-01-01", timezone="UTC", end_offset=1)
 FRESHNESS_HOURS = 26
 
 
 class LakehouseResource(ConfigurableResource):  # type: ignore[misc]
-    """Where the lake and Kafka are, and how to build the SparkSession."""
+    """Where the lake and Kafka are, and how to build the SparkSession.
+
+    `dlq_alert_threshold` / `dlq_alert_window_minutes`: the check
+    `recent_rejections_below_threshold` on bronze/rejections warns when more than the threshold
+    of records were rejected within the window (the demo's day has a few dozen).
+    """
 
     lake_dir: str
     kafka_bootstrap: str
@@ -62,6 +75,8 @@ class LakehouseResource(ConfigurableResource):  # type: ignore[misc]
     dlq_topic: str = DLQ
     erasures_topic: str = ERASURES
     identity_topic: str = IDENTITY
+    dlq_alert_threshold: int = 100
+    dlq_alert_window_minutes: int = 60
 
     def config(self) -> LakehouseConfig:
         """The jobs' typed config."""
@@ -254,9 +269,70 @@ def kpis_are_sane(lakehouse: LakehouseResource) -> AssetCheckResult:
     return AssetCheckResult(passed=bad == 0, metadata={"insane_rows": bad})
 
 
+def recent_rejection_counts(
+    lakehouse: LakehouseResource, since: datetime
+) -> dict[tuple[str, str], int]:
+    """Rows of bronze.rejections rejected at or after `since`, by (stage, error class)."""
+    from pathlib import Path
+
+    from pyspark.sql import functions as F
+
+    if not deltalog.is_delta_table(Path(BRONZE_REJECTIONS_SPEC.path(lakehouse.config()))):
+        return {}
+    rows = (
+        _load(lakehouse, BRONZE_REJECTIONS_SPEC)
+        # The partition column too, so Delta reads only the window's days.
+        .where(F.col("rejected_date") >= F.lit(since.date()))
+        .where(F.col("rejected_at") >= F.lit(since))
+        .groupBy("stage", "error_class")
+        .count()
+        .collect()
+    )
+    return {(r.stage or "unknown", r.error_class or "unknown"): r["count"] for r in rows}
+
+
+@asset_check(
+    asset=bronze_rejections,
+    # bronze/interactions writes bronze's own rejections into the same table: in a run of
+    # both (bronze_silver_hourly), count once both have written.
+    additional_deps=[bronze_interactions],
+)
+def recent_rejections_below_threshold(lakehouse: LakehouseResource) -> AssetCheckResult:
+    """At most `dlq_alert_threshold` records rejected in the last `dlq_alert_window_minutes`
+    (by `rejected_at`, so a backlog ingested late does not count as new); a warning, so a burst
+    of rejections shows in the UI without failing the ingestion that recorded it."""
+    window = lakehouse.dlq_alert_window_minutes
+    since = datetime.now(UTC) - timedelta(minutes=window)
+    counts = recent_rejection_counts(lakehouse, since)
+    total = sum(counts.values())
+    by_stage: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    for (stage, reason), n in counts.items():
+        by_stage[stage] = by_stage.get(stage, 0) + n
+        by_reason[reason] = by_reason.get(reason, 0) + n
+    threshold = lakehouse.dlq_alert_threshold
+    return AssetCheckResult(
+        passed=total <= threshold,
+        severity=AssetCheckSeverity.WARN,
+        description=f"{total} records rejected in the last {window} min (threshold {threshold})",
+        metadata={
+            "recent_rejections": total,
+            "threshold": threshold,
+            "window_minutes": window,
+            "since": since.isoformat(),
+            "by_stage": MetadataValue.json(dict(sorted(by_stage.items()))),
+            "by_reason": MetadataValue.json(dict(sorted(by_reason.items()))),
+            "by_stage_and_reason": MetadataValue.json(
+                {f"{stage}/{reason}": n for (stage, reason), n in sorted(counts.items())}
+            ),
+        },
+    )
+
+
 CHECKS = [
     timeline_has_no_duplicate_event_ids,
     kpis_are_sane,
+    recent_rejections_below_threshold,
     *(_schema_check(spec) for spec in TABLES),
     *(
         _freshness_check(spec)
@@ -274,11 +350,37 @@ ingest_job = define_asset_job(
 # (orchestration/feast.py, group "feast") is refreshed in the same run, after gold.
 gold_job = define_asset_job("gold_daily", selection=AssetSelection.groups("gold", "feast"))
 
-hourly = ScheduleDefinition(job=ingest_job, cron_schedule="7 * * * *", execution_timezone="UTC")
+# Schedules and sensors start RUNNING: the daemon that evaluates them runs only when the user
+# asks for it (`omnicx up --with-dagster`), and then they should work without a visit to the UI.
+hourly = ScheduleDefinition(
+    job=ingest_job,
+    cron_schedule="7 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
 
 
-# Daily at 01:30 UTC: yesterday's partition (the partitioned job picks the key).
-daily = build_schedule_from_partitioned_job(gold_job, hour_of_day=1, minute_of_hour=30)
+def previous_day(tick: datetime) -> str:
+    """The partition key of the UTC day before `tick`."""
+    return (tick.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+
+
+@schedule(
+    job=gold_job,
+    name="gold_daily_schedule",
+    cron_schedule="30 1 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+def daily(context: ScheduleEvaluationContext) -> RunRequest:
+    """Daily at 01:30 UTC: gold and the Feast online store for yesterday's (complete) day.
+
+    Not `build_schedule_from_partitioned_job`: that requests the newest partition, which with
+    DAILY's end_offset=1 is today's, holding only 1.5 h of data and never rebuilt.
+    """
+    day = previous_day(context.scheduled_execution_time or datetime.now(UTC))
+    # run_key: at most one run per day, even if a tick is evaluated twice.
+    return RunRequest(run_key=day, partition_key=day)
 
 
 def _lag(lakehouse: LakehouseResource, table: TableSpec, topic: str) -> int:
@@ -293,7 +395,7 @@ def _lag(lakehouse: LakehouseResource, table: TableSpec, topic: str) -> int:
     )
 
 
-@sensor(job=ingest_job, minimum_interval_seconds=60)
+@sensor(job=ingest_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
 def new_interactions(context: SensorEvaluationContext, lakehouse: LakehouseResource) -> Any:
     """Run bronze + silver when cx.interactions.v1 holds records bronze has not read."""
     from jobs.tables import BRONZE_INTERACTIONS_SPEC
@@ -305,19 +407,33 @@ def new_interactions(context: SensorEvaluationContext, lakehouse: LakehouseResou
     return RunRequest(run_key=f"interactions-lag-{lag}-{datetime.now(UTC):%Y%m%d%H%M}")
 
 
-@sensor(job=ingest_job, minimum_interval_seconds=60)
+@sensor(job=ingest_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
 def dlq_growth(context: SensorEvaluationContext, lakehouse: LakehouseResource) -> Any:
-    """Ingest cx.dlq.v1 into bronze.rejections when it grows; the cursor keeps the last size
-    seen and the run's tags carry the growth, so rejections are visible in Dagster."""
+    """When cx.dlq.v1 grows: log a warning with the growth and ingest it into
+    bronze.rejections (the run's tag `omnicx/dlq_growth` carries the growth too), where the
+    check `recent_rejections_below_threshold` warns if the recent rejections pass the threshold.
+
+    The cursor is the sum of the topic's end offsets last seen: end offsets only grow, while
+    the retained count (end - earliest) shrinks when retention deletes old records and would
+    hide new ones. On the first evaluation (no cursor), the growth is what bronze.rejections
+    has not ingested yet, so a new deployment does not report the topic's whole history.
+    """
     from jobs.kafka_source import topic_offsets
 
     config = lakehouse.config()
-    size = topic_offsets(lakehouse.kafka_bootstrap, config.dlq_topic).total
-    last = int(context.cursor or 0)
-    if size <= last:
-        return SkipReason(f"cx.dlq.v1 holds {size} records, no growth")
-    context.update_cursor(str(size))
-    return RunRequest(run_key=f"dlq-{size}", tags={"omnicx/dlq_growth": str(size - last)})
+    end = sum(topic_offsets(lakehouse.kafka_bootstrap, config.dlq_topic).end.values())
+    if context.cursor is None:
+        growth = _lag(lakehouse, BRONZE_REJECTIONS_SPEC, config.dlq_topic)
+    else:
+        growth = end - int(context.cursor)
+    context.update_cursor(str(end))
+    if growth <= 0:
+        return SkipReason(f"{config.dlq_topic}: no new records (end offsets sum to {end})")
+    context.log.warning(
+        f"{config.dlq_topic} grew by {growth} record(s) (end offsets now sum to {end}); "
+        "ingesting them into bronze.rejections"
+    )
+    return RunRequest(run_key=f"dlq-{end}", tags={"omnicx/dlq_growth": str(growth)})
 
 
 def build_definitions(lakehouse: LakehouseResource, feature_store: Any = None) -> Definitions:

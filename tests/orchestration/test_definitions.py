@@ -1,28 +1,48 @@
-"""Dagster: the definitions load, the whole graph materializes against the real broker and
-Spark on a temp lake, and a check fails on bad data."""
+"""Dagster: the definitions load, the schedules pick the right partitions and start running,
+the whole graph materializes against the real broker and Spark on a temp lake, the sensors
+read the real broker, and the checks fail on bad data."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterInstance,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+    materialize,
+)
 
 from orchestration.definitions import (
     ASSETS,
     CHECKS,
+    DAILY,
     LakehouseResource,
     bronze_interactions,
+    bronze_rejections,
     build_definitions,
+    dlq_growth,
     kpis_are_sane,
     new_interactions,
+    recent_rejections_below_threshold,
     timeline_has_no_duplicate_event_ids,
 )
-from tests.lakehouse_helpers import at, event, lake_config, produce_events
+from schemas.dlq import Rejection
+from tests.lakehouse_helpers import at, event, lake_config, produce_events, produce_raw
 
 
-def _resource(config, tmp_path: Path) -> LakehouseResource:  # type: ignore[no-untyped-def]
+def _resource(config, tmp_path: Path, **overrides: Any) -> LakehouseResource:  # type: ignore[no-untyped-def]
     return LakehouseResource(
         lake_dir=str(config.lake_dir),
         kafka_bootstrap=config.kafka_bootstrap,
@@ -31,6 +51,7 @@ def _resource(config, tmp_path: Path) -> LakehouseResource:  # type: ignore[no-u
         dlq_topic=config.dlq_topic,
         erasures_topic=config.erasures_topic,
         identity_topic=config.identity_topic,
+        **overrides,
     )
 
 
@@ -70,6 +91,52 @@ def test_definitions_load(tmp_path: Path) -> None:
     }
     # The erase job and the Feast asset share the feature store resource.
     assert set(defs.resources) == {"lakehouse", "feature_store"}
+    # The DLQ alert runs in the ingestion job, with the rejections it counts.
+    hourly = defs.resolve_job_def("bronze_silver_hourly").asset_layer.asset_graph
+    assert {k.to_user_string() for k in hourly.asset_check_keys} >= {
+        "bronze/rejections:recent_rejections_below_threshold"
+    }
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("tick", "partition"),
+    [
+        (datetime(2024, 3, 5, 1, 30, tzinfo=UTC), "2024-03-04"),
+        # Across a month end in a leap year, and a tick given in another time zone.
+        (datetime(2024, 3, 1, 1, 30, tzinfo=UTC), "2024-02-29"),
+        (
+            datetime(2024, 1, 1, 2, 30, tzinfo=UTC).astimezone(ZoneInfo("America/New_York")),
+            "2023-12-31",
+        ),
+    ],
+)
+def test_daily_schedule_builds_yesterday(tmp_path: Path, tick: datetime, partition: str) -> None:
+    defs = build_definitions(LakehouseResource(lake_dir=str(tmp_path), kafka_bootstrap="x:1"))
+    schedule = next(s for s in defs.schedules if s.name == "gold_daily_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 1 * * *", "UTC")
+    context = build_schedule_context(
+        scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests or []
+    assert request.partition_key == partition
+    assert request.tags["dagster/partition"] == partition
+    # Today's partition still exists (end_offset=1), for materialize_lakehouse's ranges.
+    today = tick.astimezone(UTC).date().isoformat()
+    assert DAILY.get_partition_keys(current_time=tick)[-1] == today
+
+
+@pytest.mark.unit
+def test_schedules_and_sensors_start_running(tmp_path: Path) -> None:
+    defs = build_definitions(LakehouseResource(lake_dir=str(tmp_path), kafka_bootstrap="x:1"))
+    assert {s.name: s.default_status for s in defs.schedules} == {
+        "bronze_silver_hourly_schedule": DefaultScheduleStatus.RUNNING,
+        "gold_daily_schedule": DefaultScheduleStatus.RUNNING,
+    }
+    assert {s.name: s.default_status for s in defs.sensors} == {
+        "new_interactions": DefaultSensorStatus.RUNNING,
+        "dlq_growth": DefaultSensorStatus.RUNNING,
+    }
 
 
 @pytest.mark.integration
@@ -149,3 +216,111 @@ def _check(asset: str, name: str) -> Any:
         if key.asset_key.to_user_string() == asset and key.name == name:
             return check
     raise KeyError((asset, name))
+
+
+class _Records(logging.Handler):
+    """Collects what a sensor logs through `context.log`."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _evaluate_dlq_growth(
+    lakehouse: LakehouseResource, cursor: str | None
+) -> tuple[Any, tuple[str | None, list[str]]]:
+    """dlq_growth's result, and (the cursor it left, the warnings it logged)."""
+    with build_sensor_context(resources={"lakehouse": lakehouse}, cursor=cursor) as ctx:
+        records = _Records()
+        ctx.log.addHandler(records)
+        result = dlq_growth(ctx)
+        warnings = [r.getMessage() for r in records.records if r.levelno == logging.WARNING]
+        return result, (ctx.cursor, warnings)
+
+
+@pytest.mark.integration
+def test_dlq_growth_warns_and_requests_ingestion(bootstrap, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = lake_config(bootstrap, tmp_path / "lake", partitions=1)
+    lakehouse = _resource(config, tmp_path)
+    # An empty DLQ on the first evaluation: nothing to do; the cursor starts at its end.
+    result, (cursor, warnings) = _evaluate_dlq_growth(lakehouse, None)
+    assert isinstance(result, SkipReason) and warnings == []
+    assert cursor == "0"
+
+    rejection = Rejection(stage="normalise", error_class="InvalidPayload", message="bad")
+    produce_raw(bootstrap, config.dlq_topic, [b"x", b"y", b"z"], rejection.headers())
+    # The DLQ grew by 3: a warning saying so, and a run of the ingestion job to ingest them.
+    result, (cursor, warnings) = _evaluate_dlq_growth(lakehouse, "0")
+    assert isinstance(result, RunRequest)
+    assert (result.run_key, result.tags["omnicx/dlq_growth"]) == ("dlq-3", "3")
+    assert cursor == "3"
+    assert len(warnings) == 1 and f"{config.dlq_topic} grew by 3 record(s)" in warnings[0]
+    # No growth since: skipped, no warning.
+    result, (cursor, warnings) = _evaluate_dlq_growth(lakehouse, "3")
+    assert isinstance(result, SkipReason) and "no new records" in (result.skip_message or "")
+    assert (cursor, warnings) == ("3", [])
+    # A first evaluation (a new deployment) counts what bronze.rejections has not read: here
+    # all three, as nothing was ingested.
+    result, (cursor, warnings) = _evaluate_dlq_growth(lakehouse, None)
+    assert isinstance(result, RunRequest) and result.tags["omnicx/dlq_growth"] == "3"
+    assert cursor == "3" and len(warnings) == 1
+
+
+@pytest.mark.integration
+def test_recent_rejections_check_warns_above_threshold(spark, bootstrap, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = lake_config(bootstrap, tmp_path / "lake", partitions=1)
+    lakehouse = _resource(config, tmp_path, dlq_alert_threshold=3)
+    # No table yet: no rejections, nothing to warn about.
+    empty = recent_rejections_below_threshold(lakehouse=lakehouse)
+    assert empty.passed and empty.metadata["recent_rejections"].value == 0
+
+    now = datetime.now(UTC)
+
+    def reject(stage: str, reason: str, when: datetime, n: int) -> None:
+        headers = Rejection(stage, reason, "bad", rejected_at=when.isoformat()).headers()
+        produce_raw(bootstrap, config.dlq_topic, [b"x"] * n, headers)
+
+    reject("normalise", "InvalidPayload", now - timedelta(minutes=5), 2)
+    reject("ingest_http", "MissingIdentity", now - timedelta(minutes=1), 1)
+    # Rejected three hours ago (ingested only now): outside the hour, not counted.
+    reject("normalise", "InvalidPayload", now - timedelta(hours=3), 4)
+    # Materialised as materialize_lakehouse does (one asset, with every check): the check runs
+    # in the run of bronze/rejections alone, and 3 recent rejections are within the threshold.
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        resources={"lakehouse": lakehouse},
+        selection=[bronze_rejections.key],
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["recent_rejections_below_threshold"].passed
+    ok = recent_rejections_below_threshold(lakehouse=lakehouse)
+    assert ok.passed and ok.metadata["recent_rejections"].value == 3
+
+    # One more recent rejection passes the threshold: the check fails, as a warning, and says
+    # where the rejections come from.
+    reject("ingest_http", "MissingIdentity", now, 1)
+    assert materialize(
+        [bronze_rejections],
+        resources={"lakehouse": lakehouse},
+        instance=DagsterInstance.ephemeral(),
+    ).success
+    failed = recent_rejections_below_threshold(lakehouse=lakehouse)
+    assert not failed.passed and failed.severity == AssetCheckSeverity.WARN
+    meta = {k: v.value for k, v in failed.metadata.items()}
+    assert (meta["recent_rejections"], meta["threshold"], meta["window_minutes"]) == (4, 3, 60)
+    assert meta["by_stage"] == {"ingest_http": 2, "normalise": 2}
+    assert meta["by_reason"] == {"InvalidPayload": 2, "MissingIdentity": 2}
+    assert meta["by_stage_and_reason"] == {
+        "ingest_http/MissingIdentity": 2,
+        "normalise/InvalidPayload": 2,
+    }
+    # A wider window counts the old ones too.
+    wide = _resource(config, tmp_path, dlq_alert_threshold=3, dlq_alert_window_minutes=240)
+    assert (
+        recent_rejections_below_threshold(lakehouse=wide).metadata["recent_rejections"].value == 8
+    )
