@@ -9,7 +9,6 @@ single-run backfill per range: Dagster passes the range, the job replaces those 
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,11 +50,24 @@ class AssetRun:
 
 
 def dagster_home(settings: Settings) -> Path:
-    """DAGSTER_HOME of the local stack: `<home>/dagster`, holding the repo's dagster.yaml."""
+    """DAGSTER_HOME of the local stack: `<home>/dagster`, holding the repo's dagster.yaml with
+    its storage's base_dir made absolute (`instance_yaml`)."""
     home = settings.home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(instance_yaml(home))
     return home
+
+
+def instance_yaml(home: Path) -> str:
+    """The repo's dagster.yaml with SQLite storage in `home`: the repo's file keeps a path
+    relative to the repo root (for the dagster CLI run there), which a process started in
+    another folder would resolve elsewhere."""
+    import yaml
+
+    config = yaml.safe_load(DAGSTER_YAML.read_text())
+    config["storage"] = {"sqlite": {"base_dir": str(home.resolve())}}
+    header = f"# Written by omnicx from {DAGSTER_YAML} (storage made absolute).\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
 
 
 def dagster_instance(settings: Settings) -> DagsterInstance:

@@ -249,12 +249,11 @@ class ApiComponent:
 
 class DagsterComponent:
     """Dagster webserver and daemon over the lakehouse definitions (`omnicx.dagster_defs`),
-    with DAGSTER_HOME under <home>/dagster (the repo's dagster.yaml copied there)."""
+    with DAGSTER_HOME under <home>/dagster (the repo's dagster.yaml written there)."""
 
     name = "dagster"
 
     def __init__(self, settings: Settings, port: int = 3000) -> None:
-        import shutil
         import sys
         from pathlib import Path
 
@@ -263,9 +262,6 @@ class DagsterComponent:
         self.settings = settings
         self.port = port
         self.home = settings.home / "dagster"
-        self._copy = lambda: shutil.copy(
-            Path(__file__).resolve().parent.parent / "dagster.yaml", self.home / "dagster.yaml"
-        )
         bin_dir = Path(sys.executable).parent
         env = {"DAGSTER_HOME": str(self.home)}
         run = settings.run_dir
@@ -300,10 +296,10 @@ class DagsterComponent:
 
     def start(self) -> None:
         from infra.procs import port_is_free
+        from omnicx.lake_dagster import dagster_home
 
-        self.home.mkdir(parents=True, exist_ok=True)
+        dagster_home(self.settings)  # <home>/dagster/dagster.yaml, storage there
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
-        self._copy()
         for proc in self.procs:
             if not proc.is_running():
                 proc.start()
