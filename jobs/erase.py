@@ -8,6 +8,11 @@ vectors) until those are purged: `REORG ... APPLY (PURGE)` rewrites files with d
 and `VACUUM ... RETAIN 0 HOURS` removes every file no longer in the current version, so time
 travel to before the erasure is gone too (on purpose).
 
+The commit log is kept for years and cannot be rewritten, so nothing erasure writes to it may
+name the customer: rows are deleted by a MERGE against a DataFrame of their identifiers (the log
+records the join condition, not the values, unlike a DELETE's predicate), and the tables keep
+per-file statistics only on columns that cannot hold an identifier (`TableSpec.stats_columns`).
+
 Hooks: other stores (the Feast online store, stream worker state) register a callable in
 `ERASURE_HOOKS`; each is called with the request after the lake is clean.
 """
@@ -36,7 +41,7 @@ from schemas.erasure import ErasureRequest
 from schemas.identity import identifier_hash
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 # Tasks VACUUM lists a table's files with (Spark's default of 10,000 costs minutes locally).
 VACUUM_LISTING_PARALLELISM = 4
@@ -90,17 +95,35 @@ def publish_erasure(
     return request, len(identifier_keys)
 
 
-def _delete(spark: SparkSession, config: LakehouseConfig, spec: TableSpec, condition: str) -> int:
+def _erased_frame(spark: SparkSession, customer_id: str, identifier_keys: list[str]) -> DataFrame:
+    """The customer to erase as rows (one per identifier key), the source the deletes join.
+
+    Delta writes a DELETE's condition, literals included, into the commit's
+    `commitInfo.operationParameters.predicate`, and the log outlives the data (3650 days for
+    the lake's tables): a condition naming her e-mail would keep it in plain text. A MERGE
+    logs its join condition, which names columns only; the values stay in this DataFrame.
+    """
+    rows = [
+        (customer_id, key, key.split(":", 1)[1].lower() if ":" in key else "")
+        for key in identifier_keys
+    ] or [(customer_id, "", "")]  # no identifiers known: still delete by customer_id
+    return spark.createDataFrame(
+        rows, "customer_id string, identifier_key string, identifier_value string"
+    )
+
+
+def _delete(
+    spark: SparkSession, config: LakehouseConfig, spec: TableSpec, erased: DataFrame, on: str
+) -> int:
+    """Delete the rows of `spec` that match a row of `erased` on `on` (target `t`, source `s`);
+    returns the rows deleted."""
     from delta.tables import DeltaTable
 
-    path = ensure_table(spark, config, spec)
-    table = DeltaTable.forPath(spark, path)
-    before = table.history(1).collect()[0]["version"]
-    table.delete(condition)
-    row = table.history(1).collect()[0]
-    if row["version"] == before:
-        return 0
-    return int((row["operationMetrics"] or {}).get("numDeletedRows", 0))
+    table = DeltaTable.forPath(spark, ensure_table(spark, config, spec))
+    # One target row may match several of her identifiers: Delta allows that for an
+    # unconditional delete (there is nothing ambiguous to apply).
+    metrics = table.alias("t").merge(erased.alias("s"), on).whenMatchedDelete().execute()
+    return int(metrics.collect()[0]["num_deleted_rows"])
 
 
 def _purge(spark: SparkSession, path: str) -> int:
@@ -136,20 +159,28 @@ def _purge(spark: SparkSession, path: str) -> int:
     return removed
 
 
-def mentions_any(identifier_keys: list[str]) -> str:
-    """A condition on bronze.rejections: the record's bytes, key or reason mention one of the
-    identifiers' values (case-insensitive).
-
-    Refused records were never parsed into identifiers, so their raw bytes are searched for
-    the normalised value: an email or handle written differently in case is found, a phone
-    number written in another format (spaces, brackets) is not (docs/erasure.md).
-    """
-    values = sorted({k.split(":", 1)[1].lower() for k in identifier_keys if ":" in k})
-    text = (
-        "lower(concat_ws(' ', decode(raw_value, 'UTF-8'), kafka_key, error_message, source_file))"
-    )
-    parts = [f"instr({text}, '{v.replace(chr(39), chr(39) * 2)}') > 0" for v in values if v]
-    return " OR ".join(parts) if parts else "false"
+# Conditions of the deletes on a target row `t` and a row `s` of `_erased_frame`; they name
+# columns only, so the commit log never holds her values.
+BY_IDENTIFIER = "exists(t.identifiers, i -> concat(i.type, ':', i.value) = s.identifier_key)"
+BY_CUSTOMER = "t.customer_id = s.customer_id"
+# bronze.rejections: the record's bytes, key or reason mention one of her identifier values
+# (case-insensitive). Refused records were never parsed into identifiers, so their raw bytes
+# are searched for the normalised value: an email or handle written differently in case is
+# found, a phone number written in another format (spaces, brackets) is not (docs/erasure.md).
+MENTIONS_ANY = (
+    "s.identifier_value != '' AND instr(lower(concat_ws(' ', decode(t.raw_value, 'UTF-8'), "
+    "t.kafka_key, t.error_message, t.source_file)), s.identifier_value) > 0"
+)
+# The tables a customer is deleted from, with the condition that finds their rows. Their
+# per-file statistics (kept in the log) must stay off string columns: see
+# tests/jobs/test_erase.py::test_erased_tables_keep_no_string_statistics.
+ERASED_TABLES: tuple[tuple[TableSpec, str], ...] = (
+    (BRONZE_INTERACTIONS_SPEC, BY_IDENTIFIER),
+    (BRONZE_REJECTIONS_SPEC, MENTIONS_ANY),
+    (SILVER_IDENTITY_GRAPH_SPEC, BY_CUSTOMER),
+    (SILVER_CUSTOMER_TIMELINE_SPEC, f"{BY_CUSTOMER} OR {BY_IDENTIFIER}"),
+    (GOLD_CUSTOMER_FEATURES_DAILY_SPEC, BY_CUSTOMER),
+)
 
 
 def erase_customer(
@@ -179,21 +210,12 @@ def erase_customer(
     say("publishing the erasure request")
     _request, tombstones = publish_erasure(config, customer_id, keys, reason)
     result = ErasureResult(customer_id, keys, tombstones=tombstones)
-    listed = ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
-    by_identifier = f"exists(identifiers, i -> concat(i.type, ':', i.value) IN ({listed}))"
-    by_customer = f"customer_id = '{customer_id}'"
-    targets = [
-        (BRONZE_INTERACTIONS_SPEC, by_identifier),
-        (BRONZE_REJECTIONS_SPEC, mentions_any(keys)),
-        (SILVER_IDENTITY_GRAPH_SPEC, by_customer),
-        (SILVER_CUSTOMER_TIMELINE_SPEC, f"{by_customer} OR {by_identifier}"),
-        (GOLD_CUSTOMER_FEATURES_DAILY_SPEC, by_customer),
-    ]
+    erased = _erased_frame(spark, customer_id, keys)
     # Delete everywhere before purging anywhere, so an interrupted erasure is re-run whole.
-    for spec, condition in targets:
+    for spec, condition in ERASED_TABLES:
         say(f"deleting from {spec.name}")
-        result.deleted_rows[spec.name] = _delete(spark, config, spec, condition)
-    for spec, _ in targets:
+        result.deleted_rows[spec.name] = _delete(spark, config, spec, erased, condition)
+    for spec, _ in ERASED_TABLES:
         say(f"purging files of {spec.name}")
         result.files_removed[spec.name] = _purge(spark, spec.path(config))
     for hook in ERASURE_HOOKS:

@@ -9,7 +9,8 @@ One orchestration (docs/erasure.md has the picture):
    for the identifiers on the compacted cx.identity.v1. Everything else follows the topic:
    ingestion refuses the identifiers from now on (`streams.ingest.suppression`), the stream
    workers delete the customer's state (`streams.workers.erasure`).
-3. **Lake**: DELETE from every Delta table, REORG PURGE, VACUUM RETAIN 0 HOURS (`jobs.erase`).
+3. **Lake**: delete from every Delta table (MERGE against her identifiers, so the commit log
+   names no value of hers), REORG PURGE, VACUUM RETAIN 0 HOURS (`jobs.erase`).
 4. **Online store**: the Feast online store (SQLite or Redis) and the real-time push log.
 5. **Stream state**: wait until the workers' changelogs hold tombstones for what they held.
 
@@ -281,7 +282,7 @@ def erase_everywhere(
     if has_lake:
         result = erase_customer(spark, lake, customer_id, reason, progress=say, extra_keys=keys)
         report.tombstones = result.tombstones
-        report.lake = PartReport(ERASED, dict(result.deleted_rows), "DELETE, REORG PURGE, VACUUM")
+        report.lake = PartReport(ERASED, dict(result.deleted_rows), "MERGE delete, purge, VACUUM")
         report.lake_files_removed = dict(result.files_removed)
     else:
         say("publishing the erasure request")

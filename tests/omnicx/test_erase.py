@@ -80,9 +80,13 @@ def wait_for(check: Any, timeout: float = 90.0) -> Any:
 
 
 def parquet_bytes(*roots: Path) -> bytes:
-    """Every Parquet file's bytes under `roots`, lower-cased (identifiers are matched in any
-    case: the raw payloads keep the sender's spelling)."""
-    return b"".join(p.read_bytes() for root in roots for p in root.rglob("*.parquet")).lower()
+    """The bytes of every Parquet file and every Delta log file (JSON commits, checkpoints,
+    checksums: the log outlives the data) under `roots`, lower-cased (identifiers are matched
+    in any case: the raw payloads keep the sender's spelling)."""
+    files = (p for root in roots for p in root.rglob("*") if p.is_file())
+    return b"".join(
+        p.read_bytes() for p in files if p.suffix == ".parquet" or "_delta_log" in p.parts
+    ).lower()
 
 
 @pytest.fixture(scope="module")
