@@ -98,6 +98,8 @@ def resource_from_settings(settings: Settings, small_data: bool = False) -> Lake
         spark_shuffle_partitions=2 if small_data else settings.spark.shuffle_partitions,
         spark_conf=conf or dict(settings.spark.extra_conf),
         sla_minutes=settings.sla_minutes,
+        dlq_alert_threshold=settings.dlq_alert_threshold,
+        dlq_alert_window_minutes=settings.dlq_alert_window_minutes,
     )
 
 

@@ -91,6 +91,17 @@ class Settings(BaseSettings):
         description="Brand accounts: posts by these are outbound (comma-separated).",
     )
     sla_minutes: int = Field(60, ge=1, description="First-response SLA in minutes.")
+    dlq_alert_threshold: int = Field(
+        100,
+        ge=0,
+        description=(
+            "Dagster's WARN check on bronze/rejections fails above this many records rejected "
+            "within dlq_alert_window_minutes."
+        ),
+    )
+    dlq_alert_window_minutes: int = Field(
+        60, ge=1, description="The window of dlq_alert_threshold, in minutes."
+    )
     rules: RulesConfig = Field(
         default_factory=lambda: RulesConfig(),
         description="Outreach rules: thresholds, cooldowns, severity, recommended actions.",
