@@ -164,8 +164,8 @@ def run_lakehouse(run: DemoRun) -> None:
         f"  KPI report     {files.html}  (open it in a browser: file://{files.html})\n"
         f"  as JSON        {files.json}; charts in {files.html.parent / 'charts'}/\n"
         f"  lake           {settings.lake_dir}  (Delta tables: bronze/, silver/, gold/)\n"
-        f"  Dagster UI     `omnicx up --with-dagster`, then http://127.0.0.1:{port} "
-        f"(these {len(runs)} runs and the asset checks are in {dagster_home(settings)})\n"
+        f"  Dagster        these {len(runs)} runs and the asset checks are in "
+        f"{dagster_home(settings)}; the UI is started at the end (http://127.0.0.1:{port})\n"
         "  again by hand  `omnicx report --refresh`",
         soft_wrap=True,
     )
@@ -176,4 +176,26 @@ def run_lakehouse(run: DemoRun) -> None:
     )
 
 
+def start_dagster_ui(run: DemoRun) -> None:
+    """The Dagster webserver and daemon on the stack's instance (`omnicx up --with-dagster`),
+    so the runs, the asset graph and its checks can be opened when the demo ends; not with
+    `--down`, which stops the stack."""
+    from omnicx.stack import DagsterComponent
+
+    settings, console = run.settings, run.console
+    url = f"http://127.0.0.1:{settings.dagster_port}"
+    if run.options.down_after:
+        console.print(f"  --down: not started; `omnicx up --with-dagster` serves it at {url}")
+        return
+    component = DagsterComponent(settings, settings.dagster_port)
+    with console.status("starting the Dagster webserver and daemon"):
+        component.start()
+    console.print(
+        f"  Dagster UI     {url}  (asset graph: {url}/asset-groups; the demo's runs: {url}/runs)"
+        f"\n  its logs       {settings.run_dir}/dagster-*.log; `omnicx down` stops it too",
+        soft_wrap=True,
+    )
+
+
 add_step("lakehouse", run_lakehouse, after="stream processing")
+add_step("Dagster UI", start_dagster_ui, after="report")

@@ -1,12 +1,14 @@
-"""The scale-out shape end to end: the demo pipeline on the 3-broker loopback cluster
+"""The scale-out shape end to end: the whole demo on the 3-broker loopback cluster
 (replication 3, min ISR 2), two stream workers sharing the partitions, and Redis as the Feast
-online store — all real, started and stopped by the test."""
+online store, the lakehouse read from that cluster through Dagster, and the Dagster UI the demo
+leaves running — all real, started and stopped by the test."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from kafka import KafkaAdminClient
@@ -15,6 +17,7 @@ from rich.console import Console
 from feature_store.client import FeatureStoreClient
 from infra.procs import free_port
 from omnicx.demo import EXPECTED_SIGNALS, DemoOptions, run_demo
+from omnicx.demo_lakehouse import outcome
 from omnicx.settings import load_settings
 from omnicx.stack import LocalStack
 from schemas.topics import CUSTOMER_EVENTS, INTERACTIONS
@@ -36,6 +39,7 @@ def test_demo_on_three_brokers_two_workers_and_redis(tmp_path: Path) -> None:
             "heap_mb": 320,
         },
         api={"port": free_port()},
+        dagster_port=free_port(),
         streams={"web_port": free_port(), "workers": 2},
         online_store="redis",
         redis={"port": free_port()},
@@ -44,10 +48,7 @@ def test_demo_on_three_brokers_two_workers_and_redis(tmp_path: Path) -> None:
     out = io.StringIO()
     console = Console(file=out, width=120)
     try:
-        # The lakehouse step runs Spark locally whatever the Kafka shape: test_demo covers it.
-        run = run_demo(
-            settings, console, options=DemoOptions(customers=300, skip=frozenset({"lakehouse"}))
-        )
+        run = run_demo(settings, console, options=DemoOptions(customers=300))
         admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
         try:
             # Every topic the pipeline uses, ours and faust's, is on all three brokers.
@@ -97,8 +98,28 @@ def test_demo_on_three_brokers_two_workers_and_redis(tmp_path: Path) -> None:
             redis_client.close()
         assert not settings.feature_store.sqlite_path.exists()
         assert "curl -s -H" in text
+
+        # Bronze read every accepted record from the 3-broker cluster, and gold was built.
+        lake = outcome(run)
+        bronze = next(r for r in lake.runs if r.asset == "bronze/interactions").metadata
+        assert bronze["accepted"] == events and bronze["read"] == events + bronze["rejected"]
+        assert all(all(r.checks.values()) for r in lake.runs), [r.checks for r in lake.runs]
+        assert lake.report.html.exists() and lake.report.charts
+
+        # The Dagster UI the demo left running serves the asset graph and the demo's runs.
+        url = f"http://127.0.0.1:{settings.dagster_port}"
+        assert f"Dagster UI     {url}" in text
+        query = (
+            "{ assetNodes { assetKey { path } } "
+            "runsOrError { ... on Runs { results { status } } } }"
+        )
+        answer = httpx.post(f"{url}/graphql", json={"query": query}, timeout=60).json()
+        keys = {"/".join(n["assetKey"]["path"]) for n in answer["data"]["assetNodes"]}
+        assert {"bronze/interactions", "silver/customer_timeline", "gold/cx_kpis_daily"} <= keys
+        statuses = [r["status"] for r in answer["data"]["runsOrError"]["results"]]
+        assert len(statuses) == len(lake.runs) and set(statuses) == {"SUCCESS"}, statuses
     finally:
-        LocalStack(settings).down()
+        LocalStack(settings, with_dagster=True).down()
 
 
 def _assigned_partitions(assignment: object) -> int:
