@@ -203,7 +203,7 @@ def committed(bootstrap: str, config: StreamsConfig) -> str:
     """The group's committed offsets on the internal topics, one line."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        offsets = admin.list_consumer_group_offsets(config.app_id)
+        offsets = admin.list_group_offsets({config.app_id: None}).get(config.app_id, {})
     finally:
         admin.close()
     return " ".join(
