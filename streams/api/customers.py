@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from pydantic import ValidationError
 
 from schemas.events import Channel, Identifier
@@ -89,6 +90,15 @@ def _customer_record(view: StateView, customer_id: str) -> tuple[str, dict[str, 
     return cid, record
 
 
+def _json(payload: dict[str, Any]) -> Response:
+    """The answer as JSON, serialised by orjson. A route returning a dict is serialised by
+    FastAPI's `jsonable_encoder`, which walks every value in Python: 6.7 ms for a timeline
+    page of 50 events, against 0.06 ms here (most of the API latency bench's p99)."""
+    return Response(
+        orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS), media_type="application/json"
+    )
+
+
 def customer_routes() -> APIRouter:
     # The routes are coroutines: they read in-memory dicts and never block, and a sync route
     # would cost a thread-pool hop per request (a large share of a millisecond read).
@@ -97,30 +107,34 @@ def customer_routes() -> APIRouter:
     @router.get(
         "/v1/customers/{customer_id}/features",
         summary="A customer's real-time features (schemas.features.CUSTOMER_REALTIME_FEATURES)",
+        response_model=dict[str, Any],
     )
     async def features(
         customer_id: str,
         request: Request,
         as_of: AsOf = Query("now", description=AS_OF_HELP),  # noqa: B008
         _key: Any = Depends(require_scope("read:features")),  # noqa: B008
-    ) -> dict[str, Any]:
+    ) -> Response:
         cid, record = _customer_record(_view(request), customer_id)
         if as_of == "last_event":
             values = record["features"]
         else:
             values = features_json(customer_features(_state_of(record), datetime.now(UTC)))
-        return {"customer_id": cid, "requested_id": customer_id, "as_of": as_of, "features": values}
+        return _json(
+            {"customer_id": cid, "requested_id": customer_id, "as_of": as_of, "features": values}
+        )
 
     @router.get(
         "/v1/customers/{customer_id}/signals",
         summary="A customer's open outreach signals (not yet expired), newest first",
+        response_model=dict[str, Any],
     )
     async def signals(
         customer_id: str,
         request: Request,
         as_of: AsOf = Query("now", description=AS_OF_HELP),  # noqa: B008
         _key: Any = Depends(require_scope("read:signals")),  # noqa: B008
-    ) -> dict[str, Any]:
+    ) -> Response:
         cid, record = _customer_record(_view(request), customer_id)
         if as_of == "now":
             ref = datetime.now(UTC)
@@ -131,23 +145,26 @@ def customer_routes() -> APIRouter:
             s for s in record["signals"] if datetime.fromisoformat(s["expires_at"]) > ref
         ]
         open_signals.reverse()
-        return {
-            "customer_id": cid,
-            "requested_id": customer_id,
-            "as_of": as_of,
-            "signals": open_signals,
-        }
+        return _json(
+            {
+                "customer_id": cid,
+                "requested_id": customer_id,
+                "as_of": as_of,
+                "signals": open_signals,
+            }
+        )
 
     @router.get(
         "/v1/channels/{channel}/response-time",
         summary="A channel's current first-response estimate (median over the last hour)",
+        response_model=dict[str, Any],
     )
     async def response_time(
         channel: Channel,
         request: Request,
         as_of: AsOf = Query("now", description=AS_OF_HELP),  # noqa: B008
         _key: Any = Depends(require_scope("read:identity")),  # noqa: B008
-    ) -> dict[str, Any]:
+    ) -> Response:
         record = _view(request).get(CHANNELS_TABLE, channel.value)
         state = (
             ChannelResponseState.from_dict(record)
@@ -155,11 +172,12 @@ def customer_routes() -> APIRouter:
             else ChannelResponseState(channel.value)
         )
         values = channel_features(state, datetime.now(UTC) if as_of == "now" else None)
-        return {"channel": channel.value, "as_of": as_of, **values}
+        return _json({"channel": channel.value, "as_of": as_of, **values})
 
     @router.get(
         "/v1/customers/{customer_id}/timeline",
         summary="A customer's unified timeline, newest first, with conversations grouped",
+        response_model=dict[str, Any],
     )
     async def timeline(
         customer_id: str,
@@ -169,7 +187,7 @@ def customer_routes() -> APIRouter:
         channel: Channel | None = None,
         limit: int = Query(100, ge=1, le=10000),
         _key: Any = Depends(require_scope("read:timeline")),  # noqa: B008
-    ) -> dict[str, Any]:
+    ) -> Response:
         view = _view(request)
         cid, record = _live_timeline(view, customer_id)
         if record is None:
@@ -182,24 +200,27 @@ def customer_routes() -> APIRouter:
             channel=channel.value if channel else None,
             limit=limit,
         )
-        return {
-            "customer_id": cid,
-            "requested_id": customer_id,
-            "total_events": stored_count(record, cid, table.get),
-            "events": events,
-            "conversations": conversations(events),
-        }
+        return _json(
+            {
+                "customer_id": cid,
+                "requested_id": customer_id,
+                "total_events": stored_count(record, cid, table.get),
+                "events": events,
+                "conversations": conversations(events),
+            }
+        )
 
     @router.get(
         "/v1/identities/{type}/{value}",
         summary="Resolve an identifier (normalised as on ingestion) to its customer_id",
+        response_model=dict[str, Any],
     )
     async def identity(
         type: IdentifierType,
         value: str,
         request: Request,
         _key: Any = Depends(require_scope("read:identity")),  # noqa: B008
-    ) -> dict[str, Any]:
+    ) -> Response:
         try:
             ident = Identifier(type=type, value=value)
         except ValidationError as exc:
@@ -208,7 +229,7 @@ def customer_routes() -> APIRouter:
         cid = view.links.get(ident.key)
         if cid is None:
             raise HTTPException(404, detail=f"identifier {ident.key!r} has not been seen")
-        return {"identifier": ident.key, "customer_id": view.resolve(cid)}
+        return _json({"identifier": ident.key, "customer_id": view.resolve(cid)})
 
     return router
 

@@ -92,3 +92,52 @@ def test_features_as_of_last_event_and_now(setup: tuple[TestClient, ApiKeyStore]
         now = client.get("/v1/customers/cus_live/features", headers=auth).json()["features"]
         assert (now["contacts_1h"], now["contacts_24h"]) == (0, 0)
         assert now["last_channel"] == "chat"
+
+
+def test_answers_are_the_json_fastapi_would_write(setup: tuple[TestClient, ApiKeyStore]) -> None:
+    """The routes serialise with orjson (`customers._json`), not FastAPI's jsonable_encoder:
+    same JSON, same content type, and the OpenAPI document still describes JSON objects."""
+    from fastapi.encoders import jsonable_encoder
+
+    client, store = setup
+    auth = {"Authorization": f"Bearer {store.create(['read:timeline', 'read:features'])}"}
+    with client:
+        for path in ("/v1/customers/cus_live/timeline", "/v1/customers/cus_live/features"):
+            r = client.get(path, headers=auth)
+            assert r.headers["content-type"] == "application/json"
+            body = r.json()
+            assert jsonable_encoder(body) == body  # JSON-native values only
+            assert body["customer_id"] == "cus_live"
+        events = client.get("/v1/customers/cus_live/timeline", headers=auth).json()["events"]
+        view: StateView = client.app.state.customer_state  # type: ignore[attr-defined]
+        tables = view.tables[TIMELINES_TABLE]
+        stored = [
+            e["e"] for b in tables["cus_live"]["b"] for e in tables[bucket_key("cus_live", b)]
+        ]
+        assert events == stored  # the stored event JSON, unchanged
+        schema = client.get("/openapi.json").json()
+        ok = schema["paths"]["/v1/customers/{customer_id}/timeline"]["get"]["responses"]["200"]
+        assert ok["content"]["application/json"]["schema"]["type"] == "object"
+
+
+def test_view_freezes_its_state_out_of_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once caught up, and every FREEZE_EVERY records after, the view collects and freezes;
+    in between it leaves the collector alone."""
+    import gc
+
+    import streams.api.state as state_mod
+
+    calls: list[str] = []
+    monkeypatch.setattr(state_mod.gc, "collect", lambda *a: calls.append("collect") or 0)
+    monkeypatch.setattr(state_mod.gc, "freeze", lambda: calls.append("freeze"))
+    view = StateView("127.0.0.1:1", {TIMELINES_TABLE: "t"})
+    view.records = 10
+    view._settle_gc()
+    assert calls == ["collect", "freeze"]
+    view.records += state_mod.FREEZE_EVERY - 1
+    view._settle_gc()
+    assert calls == ["collect", "freeze"]
+    view.records += 1
+    view._settle_gc()
+    assert calls == ["collect", "freeze", "collect", "freeze"]
+    assert gc.isenabled()
