@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from schemas import topics as T
 from schemas.identity_update import IdentityUpdate
 
 log = logging.getLogger(__name__)
+
+FREEZE_EVERY = 20_000
+"""Records applied between two `gc.freeze()` calls (see `StateView._settle_gc`)."""
 
 Decoder = Callable[[bytes | None, bytes | None], tuple[Any, Any] | None]
 
@@ -55,6 +59,7 @@ class StateView:
     """Called with (table name, key) after each table record is applied: lets a caller react
     to exactly the keys that moved (the freshness benchmark) instead of polling them all."""
     _task: asyncio.Task[None] | None = None
+    _frozen_at: int = -1
     _caught_up: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -141,8 +146,27 @@ class StateView:
                         pending.discard(tp)
                 if not self.caught_up and not pending:
                     self._caught_up.set()
+                if self.caught_up:
+                    self._settle_gc()
         finally:
             await consumer.stop()
+
+    def _settle_gc(self) -> None:
+        """Move the state read so far out of the garbage collector's sight.
+
+        The view holds every timeline as decoded JSON: millions of dicts and lists that live
+        as long as the process. Python's cyclic collector walks all of them in each full
+        collection (119-225 ms measured with 20,000 events held, 10 ms for a middle one):
+        that was the Customer API's p99. The records hold no reference cycles (refcounting
+        frees a replaced one), so once caught up, and every FREEZE_EVERY records after, the
+        view collects what is unfrozen (the recent records only) and freezes the rest
+        (`gc.freeze`): later collections walk only what arrived since.
+        """
+        if self._frozen_at >= 0 and self.records - self._frozen_at < FREEZE_EVERY:
+            return
+        gc.collect()
+        gc.freeze()
+        self._frozen_at = self.records
 
     def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         self.records += 1
