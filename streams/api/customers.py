@@ -93,7 +93,8 @@ def _customer_record(view: StateView, customer_id: str) -> tuple[str, dict[str, 
 def _json(payload: dict[str, Any]) -> Response:
     """The answer as JSON, serialised by orjson. A route returning a dict is serialised by
     FastAPI's `jsonable_encoder`, which walks every value in Python: 6.7 ms for a timeline
-    page of 50 events, against 0.06 ms here (most of the API latency bench's p99)."""
+    page of 50 events, against 0.06 ms here (a per-request saving that grows with the page;
+    at ~15 events a page the bench's p99 did not move measurably)."""
     return Response(
         orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS), media_type="application/json"
     )
