@@ -148,3 +148,94 @@ def test_a_gap_is_the_missing_offsets_only() -> None:
 
 def test_faust_0_15_3_counts_the_revealing_record_as_acknowledged() -> None:
     assert 9 in _gap_offsets(faust_fixes.ORIGINAL_ADD_GAP, None)
+
+
+class _Log:
+    """One partition of a topic as the drain loop sees it through faust's `getmany`: a fetch
+    hands over the records from the consumer's position, `_seek` moves the position. `stale`
+    is one fetch made before a seek: records past the read offset, the ones before them not
+    handed over (what the crash test saw)."""
+
+    def __init__(self, offsets: list[int], stale: list[int], read: int) -> None:
+        self.offsets, self.stale = offsets, stale
+        self.position = stale[-1] + 1
+        self.fetches = 0
+        self.delivered: list[int] = []
+        self.gaps: list[tuple[int, int]] = []
+        self.seeks: list[int] = []
+        self.tp = _TP(("resolved", 0))
+        stopped = SimpleNamespace(is_set=lambda: self.fetches >= 8)
+        self.consumer = SimpleNamespace(
+            callback=self._deliver,
+            getmany=self._getmany,
+            _stopped=stopped,
+            _read_offset=defaultdict(lambda: None, {self.tp: read}),
+            diag=SimpleNamespace(set_flag=lambda _f: None, unset_flag=lambda _f: None),
+            _commit_every=None,
+            app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda _t: True)),
+            sleep=self._sleep,
+            should_stop=False,
+            wait_first=self._wait_first,
+            suspend_flow=SimpleNamespace(wait=self._never),
+            _seek=self._seek,
+            _add_gap=self._add_gap,
+            consumer_stopped_errors=(),
+            log=SimpleNamespace(dev=lambda *_a: None, info=lambda *_a: None),
+        )
+        self.fetcher = SimpleNamespace(_stopped=SimpleNamespace(is_set=lambda: False))
+
+    async def _getmany(self, timeout: float) -> Any:
+        self.fetches += 1
+        if self.fetches == 1:
+            batch = self.stale
+        else:
+            batch = [o for o in self.offsets if o >= self.position]
+            self.position = (batch[-1] + 1) if batch else self.position
+        for offset in batch:
+            yield self.tp, SimpleNamespace(offset=offset, topic="resolved", key=None, value=None)
+
+    async def _deliver(self, message: Any) -> None:
+        self.delivered.append(message.offset)
+
+    async def _wait_first(self, coro: Any, other: Any) -> None:
+        other.close()  # the flow is never suspended here
+        await coro
+
+    async def _never(self) -> None:
+        await asyncio.Event().wait()
+
+    async def _sleep(self, _s: float) -> None:
+        await asyncio.sleep(0)
+
+    async def _seek(self, _tp: Any, offset: int) -> None:
+        self.seeks.append(offset)
+        self.position = offset
+
+    async def _add_gap(self, _tp: Any, offset_from: int, offset_to: int) -> None:
+        self.gaps.append((offset_from, offset_to))
+
+    def drain(self, drain_messages: Any) -> _Log:
+        asyncio.run(drain_messages(self.consumer, self.fetcher))
+        return self
+
+
+def test_a_jump_in_offsets_is_read_again() -> None:
+    # Offsets 0 and 1 were processed; a fetch from before a seek hands over 3, 4, 5 and not 2.
+    log = _Log(list(range(10)), stale=[3, 4, 5], read=1).drain(faust_fixes._drain_messages)
+    assert log.delivered == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert log.seeks and set(log.seeks) == {2}
+    assert log.gaps == []
+
+
+def test_faust_0_15_3_skips_the_jump() -> None:
+    log = _Log(list(range(10)), stale=[3, 4, 5], read=1).drain(faust_fixes.ORIGINAL_DRAIN_MESSAGES)
+    assert 2 not in log.delivered  # never processed, and counted as done:
+    assert log.gaps == [(2, 3)]
+
+
+def test_offsets_that_hold_no_record_become_a_gap_after_the_rewinds() -> None:
+    # 2..4 really hold no record (say a deleted range): every fetch from 2 starts at 5.
+    log = _Log([0, 1, 5, 6, 7], stale=[5, 6], read=1).drain(faust_fixes._drain_messages)
+    assert log.delivered == [5, 6, 7]
+    assert log.gaps == [(2, 5)]
+    assert len(log.seeks) >= faust_fixes.REWINDS_BEFORE_GAP - 1
