@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 from faust.tables.recovery import Recovery
@@ -126,20 +127,30 @@ async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None
         gap_for_tp.merge_overlaps()
 
 
-async def _rewind(self: Any, tp: Any, r_offset: int, offset: int, rewinds: dict) -> bool:
+@dataclass
+class _Jump:
+    """A jump being re-read on one partition: from which read offset, in how many fetches."""
+
+    r_offset: int
+    fetches: int = 1
+    in_this_fetch: bool = True
+
+
+async def _rewind(self: Any, tp: Any, r_offset: int, offset: int, jumps: dict[Any, _Jump]) -> bool:
     """A record at `offset` came while the partition's read offset is `r_offset`: seek back
     to `r_offset + 1` and say True (drop this record, it is fetched again), or say False when
     this jump has come back in `REWINDS_BEFORE_GAP` fetches (the offsets hold no record)."""
-    state = rewinds.get(tp)
-    if state is not None and state[0] == r_offset:
-        if not state[2]:  # first sight of the jump in this fetch
-            state[1] += 1
-            state[2] = True
-        if state[1] >= REWINDS_BEFORE_GAP:
-            del rewinds[tp]
+    jump = jumps.get(tp)
+    if jump is not None and jump.r_offset == r_offset:
+        if jump.in_this_fetch:  # the rest of a fetch already rewound: seeked once is enough
+            return True
+        jump.fetches += 1
+        jump.in_this_fetch = True
+        if jump.fetches >= REWINDS_BEFORE_GAP:
+            del jumps[tp]
             return False
     else:
-        rewinds[tp] = state = [r_offset, 1, True]
+        jumps[tp] = _Jump(r_offset)
         log.warning(
             "offset jump on %s[%s]: offsets %d..%d not handed over (a record at %d came); "
             "reading again from %d",
@@ -159,7 +170,7 @@ async def _rewind(self: Any, tp: Any, r_offset: int, offset: int, rewinds: dict)
     return True
 
 
-async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - faust's loop
+async def _drain_messages(self: Any, fetcher: Any) -> None:
     """faust 0.15.3's `Consumer._drain_messages`, with a jump in offsets re-read (`_rewind`)
     instead of counted as a gap. Otherwise line for line faust's."""
     callback = self.callback
@@ -174,7 +185,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     unset_flag = self.diag.unset_flag
     commit_every = self._commit_every
     acks_enabled_for = self.app.topics.acks_enabled_for
-    rewinds: dict = {}
+    jumps: dict[Any, _Jump] = {}
 
     yield_every = 100
     num_since_yield = 0
@@ -184,8 +195,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(flag_consumer_fetching)
             ait = cast(Any, getmany(timeout=1.0))
-            for state in rewinds.values():
-                state[2] = False  # a new fetch
+            for jump in jumps.values():
+                jump.in_this_fetch = False
 
             await self.sleep(0)
             if not self.should_stop:
@@ -201,7 +212,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                         gap = offset - (r_offset or 0)
                         if gap > 1 and r_offset:
                             if acks_enabled_for(message.topic):
-                                if await _rewind(self, tp, r_offset, offset, rewinds):
+                                if await _rewind(self, tp, r_offset, offset, jumps):
                                     continue
                                 await self._add_gap(tp, r_offset + 1, offset)
                         if commit_every is not None:
