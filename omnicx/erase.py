@@ -183,7 +183,7 @@ def stream_identifiers(settings: Settings, customer_id: str) -> list[str] | None
 
 def stream_state(settings: Settings, customer_ids: Iterable[str]) -> dict[str, int] | None:
     """Entries the workers' state holds for these customers: events in `timelines` (over the
-    day buckets), records in `timelines` (heads and buckets) and in `customers` (features,
+    buckets), records in `timelines` (heads and buckets) and in `customers` (features,
     signals and cooldowns); None without workers."""
     from streams.timeline import customer_of_key
     from streams.workers.config import CUSTOMERS_TABLE, TIMELINES_TABLE, changelog_topic
@@ -192,7 +192,7 @@ def stream_state(settings: Settings, customer_ids: Iterable[str]) -> dict[str, i
     out: dict[str, int] = {}
     for table in (TIMELINES_TABLE, CUSTOMERS_TABLE):
         topic = changelog_topic(settings.streams.app_id, table)
-        # Timelines: the head (key customer_id) and its day buckets (`customer_id#day`).
+        # Timelines: the head (key customer_id) and its buckets (`customer_id#bucket`).
         held = scan_changelog(
             settings.bootstrap, topic, lambda k, _v: customer_of_key(str(k)) in wanted
         )

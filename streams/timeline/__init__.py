@@ -1,9 +1,9 @@
 """The unified customer timeline (pure logic; the worker keeps it in a faust table)."""
 
 from streams.timeline.buckets import (
+    BUCKET_MAX,
     BucketedTimeline,
     bucket_key,
-    bucket_of,
     customer_of_key,
     erase_keys,
     newest_first,
@@ -19,10 +19,10 @@ from streams.timeline.timeline import (
 )
 
 __all__ = [
+    "BUCKET_MAX",
     "BucketedTimeline",
     "Entry",
     "bucket_key",
-    "bucket_of",
     "conversations",
     "customer_of_key",
     "entry_for",

@@ -437,8 +437,8 @@ def build_app(
 
         async def write() -> None:
             await rules_run.finish(part)
-            # New days, the head, then tombstones (`BucketedTimeline.records`): tombstones
-            # before the head left, after a kill during a merge, a head naming deleted days.
+            # New buckets, the head, then tombstones (`BucketedTimeline.records`): tombstones
+            # before the head left, after a kill during a merge, a head naming deleted buckets.
             for key, value in tl.records():
                 if value is None:
                     await _delete(send, timelines, part, key, origin)

@@ -6,7 +6,7 @@ An `ErasureRequest` (customer_id and identifier hashes) removes, from the worker
   the component in `identity-components` (a tombstone on cx.identity.v1 for each identifier
   and for each customer id the component ever had, so the compacted topic forgets the links
   and merge records too);
-- the customer's timeline (`timelines`: its day buckets, then its head), and the redirects
+- the customer's timeline (`timelines`: its buckets, then its head), and the redirects
   left by earlier merges;
 - the feature state, current features and recent signals, which hold the rules' cooldowns
   (`customers`).
@@ -214,8 +214,8 @@ def register_erasure(
     async def erase_customer_state(stream: Any) -> None:
         async for event in stream.events():
             cid = event.key.decode()
-            # The timeline's day buckets, then its head (`erase_keys`: crash-safe order); the
-            # scan finds a day whose head a crash kept from being written (erasures are rare).
+            # The timeline's buckets, then its head (`erase_keys`: crash-safe order); the
+            # scan finds a bucket whose head a crash kept from being written (erasures are rare).
             for key in erase_keys(cid, timelines.get(cid), list(timelines.keys())):
                 if key in timelines:
                     del timelines[key]

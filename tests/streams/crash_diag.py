@@ -131,7 +131,7 @@ def trace(bootstrap: str, config: StreamsConfig, ids: set[str]) -> Trace:
         key = json.loads(r.key)
         value = json.loads(r.value) if r.value is not None else None
         s = see(r, key, "tombstone" if value is None else "")
-        if isinstance(value, list):  # a day bucket
+        if isinstance(value, list):  # a bucket
             in_it = {e["id"] for e in value}
             t.buckets[key] = (s, in_it)
             for eid in in_it & ids:
@@ -139,7 +139,7 @@ def trace(bootstrap: str, config: StreamsConfig, ids: set[str]) -> Trace:
         elif value is None:
             t.buckets[key] = (s, set())
         else:  # a head
-            s.note = f"head to={value.get('to')} days={value.get('b')}"
+            s.note = f"head to={value.get('to')} buckets={value.get('b')}"
         if value is None or isinstance(value, dict):
             t.control[key.split("#")[0]].append(s)
     for sightings in t.control.values():
