@@ -38,6 +38,25 @@ to the first missing offset and drops the record that revealed the jump, and the
 fetch for the partition; they are all fetched again, in order. Only when the same jump comes
 back in `REWINDS_BEFORE_GAP` successive fetches (offsets that really hold no record: a
 transaction marker, a compacted or deleted range) is it taken as a gap, as faust does.
+
+**The first offsets of a partition were never checked** (2026-12-03). faust's read offset
+means two things: the drain loop stores the offset it last handed over, every seek (and the
+seek to the committed offsets after a rebalance) stores the offset to read next. Its jump
+check (`gap > 1 and r_offset`) therefore missed (a) a record skipped right after a seek (the
+committed offset C is "read", so C+1 is one past it: no jump) and (b) offset 1 skipped after
+offset 0 (a read offset of 0 is falsy). Both hit the crash test on a fast machine, where the
+kill comes 5 s after the start: a worker took `<app>-resolved[0]@0`, then a batch with offset
+1 of every other partition but not of partition 0, and its next records from 2 on; nothing was
+logged, and `@1` (the events of several customers) was committed unprocessed (timelines
+incomplete, in 2 of 5 runs, on the code of before too). Here the read offset always means the
+next offset to read (the drain loop stores `offset + 1`), so any record past it is a jump.
+
+**A commit may pass an offset that was never acknowledged** (`Consumer._new_offset`): faust
+refuses to commit when the lowest acknowledged offset is more than one past the committed
+offset (`min(acked) - committed > 1`), but the committed offset is already the next offset to
+read, so one unacknowledged record right after it was committed over. `_new_offset` here
+refuses from one past: with the drain loop above no record is skipped, and should one be, the
+commit waits (a repeat after a restart) instead of losing it.
 """
 
 from __future__ import annotations
@@ -49,6 +68,7 @@ from typing import Any, cast
 
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
+from faust.utils.functional import consecutive_numbers
 from mode import Service
 
 log = logging.getLogger(__name__)
@@ -58,6 +78,7 @@ _applied = [False]
 ORIGINAL_ON_RECOVERY_COMPLETED = Recovery.on_recovery_completed
 ORIGINAL_ADD_GAP = Consumer._add_gap
 ORIGINAL_DRAIN_MESSAGES = Consumer._drain_messages
+ORIGINAL_NEW_OFFSET = Consumer._new_offset
 # A jump seen again from the same read offset in this many successive fetches is a real gap.
 REWINDS_BEFORE_GAP = 3
 
@@ -107,7 +128,8 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
 async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     """Offsets `offset_from` .. `offset_to - 1` hold no record: count them as acknowledged.
 
-    `offset_to` is the record that revealed the gap; it is acknowledged when processed.
+    `offset_to` is the record that revealed the gap; it is acknowledged when processed. The
+    committed offset is the next one to read, so offsets below it are done and it is not.
     """
     log.warning(
         "offset jump on %s[%s]: offsets %d..%d skipped (a record at %d follows)",
@@ -120,28 +142,59 @@ async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None
     committed = self._committed_offset[tp]
     gap_for_tp = self._gap[tp]
     if committed is not None:
-        offset_from = max(offset_from, committed + 1)
+        offset_from = max(offset_from, committed)
     if offset_from < offset_to:  # intervaltree intervals exclude their end
         gap_for_tp.addi(offset_from, offset_to)
         await asyncio.sleep(0)
         gap_for_tp.merge_overlaps()
 
 
+def _new_offset(self: Any, tp: Any) -> int | None:
+    """faust 0.15.3's `Consumer._new_offset` (the offset to commit for `tp`: one past the
+    acknowledged offsets that follow the committed one without a hole), refusing a hole right
+    after the committed offset too (faust let one unacknowledged offset through)."""
+    acked = self._acked[tp]
+    if not acked:
+        return None
+    max_offset = max(acked)
+    gap_for_tp = self._gap[tp]
+    if gap_for_tp:
+        # Offsets that hold no record count as acknowledged (faust's, unchanged).
+        candidates = sorted(gap_for_tp.overlap(0, max_offset), key=lambda x: x.begin)
+        if candidates:
+            stuff_to_add: list[int] = []
+            for entry in candidates:
+                stuff_to_add.extend(range(entry.begin, entry.end))
+            new_max_offset = max(stuff_to_add[-1], max_offset + 1)
+            acked.extend(stuff_to_add)
+            gap_for_tp.chop(0, new_max_offset)
+    acked.sort()
+    committed_offset = self._committed_offset[tp]
+    # The committed offset is the next one to read: it must itself be acknowledged.
+    if committed_offset is not None and min(acked) > committed_offset:
+        return None
+    batch = next(consecutive_numbers(acked))
+    acked[: len(batch)] = []
+    self._acked_index[tp].difference_update(batch)
+    return int(batch[-1]) + 1
+
+
 @dataclass
 class _Jump:
-    """A jump being re-read on one partition: from which read offset, in how many fetches."""
+    """A jump being re-read on one partition: from which expected offset, in how many
+    fetches."""
 
-    r_offset: int
+    expected: int
     fetches: int = 1
     in_this_fetch: bool = True
 
 
-async def _rewind(self: Any, tp: Any, r_offset: int, offset: int, jumps: dict[Any, _Jump]) -> bool:
-    """A record at `offset` came while the partition's read offset is `r_offset`: seek back
-    to `r_offset + 1` and say True (drop this record, it is fetched again), or say False when
+async def _rewind(self: Any, tp: Any, expected: int, offset: int, jumps: dict[Any, _Jump]) -> bool:
+    """A record at `offset` came while the partition's next offset to read is `expected`: seek
+    back to `expected` and say True (drop this record, it is fetched again), or say False when
     this jump has come back in `REWINDS_BEFORE_GAP` fetches (the offsets hold no record)."""
     jump = jumps.get(tp)
-    if jump is not None and jump.r_offset == r_offset:
+    if jump is not None and jump.expected == expected:
         if jump.in_this_fetch:  # the rest of a fetch already rewound: seeked once is enough
             return True
         jump.fetches += 1
@@ -150,29 +203,28 @@ async def _rewind(self: Any, tp: Any, r_offset: int, offset: int, jumps: dict[An
             del jumps[tp]
             return False
     else:
-        jumps[tp] = _Jump(r_offset)
+        jumps[tp] = _Jump(expected)
         log.warning(
             "offset jump on %s[%s]: offsets %d..%d not handed over (a record at %d came); "
             "reading again from %d",
             tp.topic,
             tp.partition,
-            r_offset + 1,
+            expected,
             offset - 1,
             offset,
-            r_offset + 1,
+            expected,
         )
     try:
-        await self._seek(tp, r_offset + 1)
+        await self._seek(tp, expected)
     except Exception as exc:  # not assigned any more: its new owner reads from the commit
-        log.warning(
-            "could not seek %s[%s] back to %d: %r", tp.topic, tp.partition, r_offset + 1, exc
-        )
+        log.warning("could not seek %s[%s] back to %d: %r", tp.topic, tp.partition, expected, exc)
     return True
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:
-    """faust 0.15.3's `Consumer._drain_messages`, with a jump in offsets re-read (`_rewind`)
-    instead of counted as a gap. Otherwise line for line faust's."""
+    """faust 0.15.3's `Consumer._drain_messages`, with the read offset meaning the next offset
+    to read (as after a seek) and a jump past it re-read (`_rewind`) instead of counted as a
+    gap. Otherwise line for line faust's."""
     callback = self.callback
     getmany = self.getmany
     consumer_should_stop = cast(Service, self)._stopped.is_set
@@ -207,20 +259,19 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                         num_since_yield = 0
 
                     offset = message.offset
-                    r_offset = get_read_offset(tp)
-                    if r_offset is None or offset >= r_offset:
-                        gap = offset - (r_offset or 0)
-                        if gap > 1 and r_offset:
+                    expected = get_read_offset(tp)  # the next offset to read; None: unknown
+                    if expected is None or offset >= expected:
+                        if expected is not None and offset > expected:
                             if acks_enabled_for(message.topic):
-                                if await _rewind(self, tp, r_offset, offset, jumps):
+                                if await _rewind(self, tp, expected, offset, jumps):
                                     continue
-                                await self._add_gap(tp, r_offset + 1, offset)
+                                await self._add_gap(tp, expected, offset)
                         if commit_every is not None:
                             if self._n_acked >= commit_every:
                                 self._n_acked = 0
                                 await self.commit()
                         await self.wait_first(callback(message), self.suspend_flow.wait())
-                        set_read_offset(tp, offset)
+                        set_read_offset(tp, offset + 1)
                     else:
                         self.log.dev(
                             "DROPPED MESSAGE ROFF %r: k=%r v=%r",
@@ -254,4 +305,5 @@ def apply() -> None:
     cast(Any, Recovery).on_recovery_completed = _on_recovery_completed
     cast(Any, Consumer)._add_gap = _add_gap
     cast(Any, Consumer)._drain_messages = _drain_messages
+    cast(Any, Consumer)._new_offset = _new_offset
     _applied[0] = True

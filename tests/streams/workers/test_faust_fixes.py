@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from intervaltree import IntervalTree
@@ -142,8 +142,9 @@ def _gap_offsets(add_gap: Any, committed: int | None) -> set[int]:
 
 def test_a_gap_is_the_missing_offsets_only() -> None:
     assert _gap_offsets(faust_fixes._add_gap, None) == {5, 6, 7, 8}
-    assert _gap_offsets(faust_fixes._add_gap, 6) == {7, 8}  # at or below the commit: done
-    assert _gap_offsets(faust_fixes._add_gap, 8) == set()
+    # The committed offset is the next to read: below it done, from it on not.
+    assert _gap_offsets(faust_fixes._add_gap, 6) == {6, 7, 8}
+    assert _gap_offsets(faust_fixes._add_gap, 9) == set()
 
 
 def test_faust_0_15_3_counts_the_revealing_record_as_acknowledged() -> None:
@@ -153,12 +154,14 @@ def test_faust_0_15_3_counts_the_revealing_record_as_acknowledged() -> None:
 class _Log:
     """One partition of a topic as the drain loop sees it through faust's `getmany`: a fetch
     hands over the records from the consumer's position, `_seek` moves the position. `stale`
-    is one fetch made before a seek: records past the read offset, the ones before them not
-    handed over (what the crash test saw)."""
+    is one fetch made before a seek (or a list of such fetches): records past the read offset,
+    the ones before them not handed over (what the crash test saw). `read` is the consumer's
+    read offset at the start, as the drain loop under test stores it."""
 
-    def __init__(self, offsets: list[int], stale: list[int], read: int) -> None:
-        self.offsets, self.stale = offsets, stale
-        self.position = stale[-1] + 1
+    def __init__(self, offsets: list[int], stale: list[int] | list[list[int]], read: int | None):
+        scripted = stale if stale and isinstance(stale[0], list) else [stale]
+        self.offsets, self.scripted = offsets, cast(list[list[int]], scripted)
+        self.position = self.scripted[-1][-1] + 1
         self.fetches = 0
         self.delivered: list[int] = []
         self.gaps: list[tuple[int, int]] = []
@@ -186,8 +189,8 @@ class _Log:
 
     async def _getmany(self, timeout: float) -> Any:
         self.fetches += 1
-        if self.fetches == 1:
-            batch = self.stale
+        if self.fetches <= len(self.scripted):
+            batch = self.scripted[self.fetches - 1]
         else:
             batch = [o for o in self.offsets if o >= self.position]
             self.position = (batch[-1] + 1) if batch else self.position
@@ -220,14 +223,16 @@ class _Log:
 
 
 def test_a_jump_in_offsets_is_read_again() -> None:
-    # Offsets 0 and 1 were processed; a fetch from before a seek hands over 3, 4, 5 and not 2.
-    log = _Log(list(range(10)), stale=[3, 4, 5], read=1).drain(faust_fixes._drain_messages)
+    # Offsets 0 and 1 were processed (the next to read is 2); a fetch from before a seek hands
+    # over 3, 4, 5 and not 2.
+    log = _Log(list(range(10)), stale=[3, 4, 5], read=2).drain(faust_fixes._drain_messages)
     assert log.delivered == [2, 3, 4, 5, 6, 7, 8, 9]
     assert log.seeks and set(log.seeks) == {2}
     assert log.gaps == []
 
 
 def test_faust_0_15_3_skips_the_jump() -> None:
+    # faust's drain loop stores the offset it last handed over: 1.
     log = _Log(list(range(10)), stale=[3, 4, 5], read=1).drain(faust_fixes.ORIGINAL_DRAIN_MESSAGES)
     assert 2 not in log.delivered  # never processed, and counted as done:
     assert log.gaps == [(2, 3)]
@@ -235,7 +240,48 @@ def test_faust_0_15_3_skips_the_jump() -> None:
 
 def test_offsets_that_hold_no_record_become_a_gap_after_the_rewinds() -> None:
     # 2..4 really hold no record (say a deleted range): every fetch from 2 starts at 5.
-    log = _Log([0, 1, 5, 6, 7], stale=[5, 6], read=1).drain(faust_fixes._drain_messages)
+    log = _Log([0, 1, 5, 6, 7], stale=[5, 6], read=2).drain(faust_fixes._drain_messages)
     assert log.delivered == [5, 6, 7]
     assert log.gaps == [(2, 5)]
     assert len(log.seeks) >= faust_fixes.REWINDS_BEFORE_GAP - 1
+
+
+def test_offset_1_skipped_after_offset_0_is_read_again() -> None:
+    # The crash test, killed 5 s into a replay on a fast machine: a fresh worker took
+    # resolved[0]@0, then @2 on; faust's check (`gap > 1 and r_offset`) reads a read offset of
+    # 0 as "unknown", so @1 was never processed, and committed.
+    fetches = [[0], [2, 3]]
+    log = _Log(list(range(6)), stale=fetches, read=None).drain(faust_fixes._drain_messages)
+    assert log.delivered == [0, 1, 2, 3, 4, 5]
+    assert log.seeks == [1] and log.gaps == []
+    faust = _Log(list(range(6)), stale=fetches, read=None)
+    assert 1 not in faust.drain(faust_fixes.ORIGINAL_DRAIN_MESSAGES).delivered
+
+
+def test_a_record_skipped_right_after_a_seek_is_read_again() -> None:
+    # A seek (to the committed offsets, after a rebalance) stores the next offset to read, 5;
+    # faust's drain loop takes that for the last one read, and 6 for no jump.
+    log = _Log(list(range(10)), stale=[6, 7], read=5).drain(faust_fixes._drain_messages)
+    assert log.delivered == [5, 6, 7, 8, 9]
+    faust = _Log(list(range(10)), stale=[6, 7], read=5)
+    assert 5 not in faust.drain(faust_fixes.ORIGINAL_DRAIN_MESSAGES).delivered
+
+
+def _commit_offset(new_offset: Any, committed: int | None, acked: list[int]) -> int | None:
+    tp = _TP(("resolved", 0))
+    consumer = SimpleNamespace(
+        _acked=defaultdict(list, {tp: list(acked)}),
+        _acked_index=defaultdict(set, {tp: set(acked)}),
+        _gap=defaultdict(IntervalTree),
+        _committed_offset=defaultdict(lambda: None, {tp: committed}),
+    )
+    return cast(int | None, new_offset(consumer, tp))
+
+
+def test_no_commit_passes_an_offset_that_was_not_acknowledged() -> None:
+    # Committed 5 means 5 is the next to read: 6 and 7 acknowledged, 5 not.
+    assert _commit_offset(faust_fixes._new_offset, 5, [6, 7]) is None
+    assert _commit_offset(faust_fixes.ORIGINAL_NEW_OFFSET, 5, [6, 7]) == 8  # faust's: past 5
+    assert _commit_offset(faust_fixes._new_offset, 5, [5, 6, 7]) == 8
+    assert _commit_offset(faust_fixes._new_offset, 5, [5, 6, 9]) == 7
+    assert _commit_offset(faust_fixes._new_offset, None, [0, 1]) == 2
