@@ -196,6 +196,10 @@ def report(
                             f"    bucket {tl.key} last written at {last}, "
                             f"{'with' if eid in in_last else 'WITHOUT'} it"
                         )
+                    owner = tl.key.split("#", 1)[0]
+                    if owner != cid:  # where the event sits: that customer's head and merges
+                        for s in t.control.get(owner, [])[-6:]:
+                            lines.append(f"    control of {owner}: {s}")
     return "\n".join(lines)
 
 

@@ -40,7 +40,9 @@ CUSTOMERS = max(60, N_EVENTS // 33)
 # machine has run the worker at 40-250 events/s.
 _MORE = max(0, N_EVENTS - 2000)
 PROGRESS_WAIT_S = 240 + _MORE / 40
-SETTLE_WAIT_S = 420 + _MORE / 20
+# OMNICX_CRASH_SETTLE_S shortens the wait for repeated runs on an idle machine (a passing run
+# settles ~65 s after the restart, most of it the killed member's session timeout).
+SETTLE_WAIT_S = float(os.environ.get("OMNICX_CRASH_SETTLE_S", 420 + _MORE / 20))
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900 + _MORE // 10)]
 
