@@ -62,6 +62,7 @@ from streams.workers.config import (
     CHANNELS_TABLE,
     CUSTOMERS_TABLE,
     IDENTITY_COMPONENTS_TABLE,
+    IDENTITY_JOURNAL_TABLE,
     IDENTITY_NODES_TABLE,
     TIMELINES_TABLE,
     StreamsConfig,
@@ -73,6 +74,7 @@ from streams.workers.config import (
 from streams.workers.delivery import DeliveryTracker, track_deliveries
 from streams.workers.erasure import register_erasure
 from streams.workers.faust_fixes import apply as apply_faust_fixes
+from streams.workers.journal import cleared, journal_records, pending_writes
 from streams.workers.records import (
     customer_record,
     event_from_resolved,
@@ -235,6 +237,7 @@ def build_app(
     table_kw: dict[str, Any] = {}
     nodes = app.Table(IDENTITY_NODES_TABLE, partitions=1, **table_kw)
     components = app.Table(IDENTITY_COMPONENTS_TABLE, partitions=1, **table_kw)
+    journal = app.Table(IDENTITY_JOURNAL_TABLE, partitions=1, **table_kw)
     timelines = app.Table(TIMELINES_TABLE, partitions=T.STREAM_PARTITIONS, **table_kw)
     customers = app.Table(CUSTOMERS_TABLE, partitions=T.STREAM_PARTITIONS, **table_kw)
     channels = app.Table(CHANNELS_TABLE, partitions=T.STREAM_PARTITIONS, **table_kw)
@@ -294,6 +297,13 @@ def build_app(
 
     async def identity_batches(stream: Any) -> None:
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
+            graph_tables = {"nodes": nodes, "components": components}
+            cut = pending_writes(journal)
+            if cut is not None:
+                # A batch's graph writes cut by a crash: finish them before resolving anything.
+                log.warning("identity graph: applying a cut batch's journal (%d writes)", len(cut))
+                part0 = batch[-1].message.partition
+                await _write_graph(send, graph_tables, journal, cut, part0, origin)
             # One overlay per batch: the graph's changelog gets one write per changed key per
             # batch, after the batch's merge messages are acknowledged.
             node_view, comp_view = Overlay(nodes), Overlay(components)
@@ -328,9 +338,16 @@ def build_app(
                 for fut in pending:
                     await fut
             part = batch[-1].message.partition
-            # Two changelog topics: written in phases that keep any crash cut readable
-            # (`graph_write_phases`).
-            await _commit_graph(send, node_view, comp_view, nodes, components, part, origin)
+            # Two changelog topics: all or nothing through the journal (`_write_graph`).
+            writes = [
+                (table, key, None if value is Overlay._DELETED else value)
+                for phase in graph_write_phases(node_view.writes, comp_view.writes)
+                for table, key, value in phase
+            ]
+            node_view.writes.clear()
+            comp_view.writes.clear()
+            if writes:
+                await _write_graph(send, graph_tables, journal, writes, part, origin)
 
     async def send_resolved(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
         """Send `(customer_id, message)` pairs to `<app>-resolved`, one record per partition
@@ -650,12 +667,11 @@ def graph_write_phases(
     deleted.
 
     The graph lives in two changelog topics, so a worker killed while writing can leave any
-    part of each topic's records delivered. Each phase is delivered before the next is sent
-    (`_commit_graph`), so a restored graph holds whole phases plus part of one: a node never
-    points at a component that is not there (written before, deleted after), which the
-    worker restoring it would hit as a KeyError on every replay. A component written before its
-    merged-away members were moved lists them twice until the replay redoes the merge
-    (`IdentityGraph.resolve` keeps members unique).
+    part of each topic's records delivered. The journal (`_write_graph`,
+    `streams.workers.journal`) makes the worker that takes over finish the batch's writes
+    before it resolves anything. Until then, and for other readers of the changelogs
+    (`omnicx erase`), this order keeps the likeliest cuts readable: a node pointing at a
+    component that is not there yet is rarer when components go first.
     """
     deleted = Overlay._DELETED
     phases = [
@@ -666,30 +682,31 @@ def graph_write_phases(
     return [phase for phase in phases if phase]
 
 
-async def _commit_graph(
+async def _write_graph(
     send: Any,
-    node_view: Overlay,
-    comp_view: Overlay,
-    nodes: Any,
-    components: Any,
+    tables: dict[str, Any],
+    journal: Any,
+    writes: list[tuple[str, str, Any]],
     partition: int,
     headers: list[tuple[str, bytes]],
 ) -> None:
-    tables = {"nodes": nodes, "components": components}
-    phases = graph_write_phases(node_view.writes, comp_view.writes)
-    for i, phase in enumerate(phases):
-        sent = []
-        for table, key, value in phase:
-            if value is Overlay._DELETED:
-                sent.append(await _delete(send, tables[table], partition, key, headers))
-            else:
-                sent.append(await _put(send, tables[table], partition, key, value, headers))
-        if i < len(phases) - 1:
-            for fut in sent:
-                if fut is not None:
-                    await fut
-    node_view.writes.clear()
-    comp_view.writes.clear()
+    """A batch's graph writes, all or nothing (`streams.workers.journal`): the journal, then
+    (once it is delivered) the writes, then (once those are) the journal's deletion. `writes`
+    in `graph_write_phases` order (value None: a deletion)."""
+    records = journal_records(writes)
+    futs = [await _put(send, journal, partition, k, v, headers) for k, v in records]
+    await futs[-1]  # the head; one partition: a delivered head means delivered chunks
+    sent = []
+    for table, key, value in writes:
+        if value is None:
+            sent.append(await _delete(send, tables[table], partition, key, headers))
+        else:
+            sent.append(await _put(send, tables[table], partition, key, value, headers))
+    for fut in sent:
+        if fut is not None:
+            await fut
+    for key in cleared(len(records) - 1):
+        await _delete(send, journal, partition, key, headers)
 
 
 def _json(obj: Any) -> bytes:

@@ -11,6 +11,7 @@ from schemas import topics as T
 TIMELINES_TABLE = "timelines"
 IDENTITY_NODES_TABLE = "identity-nodes"
 IDENTITY_COMPONENTS_TABLE = "identity-components"
+IDENTITY_JOURNAL_TABLE = "identity-journal"  # a batch's graph writes (streams.workers.journal)
 CUSTOMERS_TABLE = "customers"  # feature state, current features, recent signals
 CHANNELS_TABLE = "channels"  # reply-time state per channel
 
