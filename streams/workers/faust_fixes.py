@@ -51,6 +51,14 @@ logged, and `@1` (the events of several customers) was committed unprocessed (ti
 incomplete, in 2 of 5 runs, on the code of before too). Here the read offset always means the
 next offset to read (the drain loop stores `offset + 1`), so any record past it is a jump.
 
+**A partition without a committed offset starts at its beginning.** aiokafka's
+`seek_to_committed` does not move a partition that has no committed offset, and the crash test
+saw the worker that took over after the kill start three `<app>-resolved` partitions at their
+end: the killed worker's first commit never reached the broker, and the records it had written
+there (offsets 0-2: merges, and events of several customers) were never processed, with
+nothing logged. `consumer_auto_offset_reset="earliest"` is what the app asks for; after the
+seek to the committed offsets, the partitions without one are sought to their beginning.
+
 **A commit may pass an offset that was never acknowledged** (`Consumer._new_offset`): faust
 refuses to commit when the lowest acknowledged offset is more than one past the committed
 offset (`min(acked) - committed > 1`), but the committed offset is already the next offset to
@@ -66,6 +74,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
+from aiokafka.structs import TopicPartition
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
 from faust.utils.functional import consecutive_numbers
@@ -112,6 +121,23 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
         # before they stand at their committed offsets.
         self.log.info("Seek stream partitions to committed offsets.")
         await self._wait(consumer.perform_seek(), timeout=self.app.conf.broker_request_timeout)
+        # aiokafka's seek_to_committed leaves a partition without a committed offset where
+        # its position happens to be: the crash test saw the worker that took over start three
+        # such partitions at their end (offsets 0-2, written by the killed worker, never
+        # processed). The app says `consumer_auto_offset_reset="earliest"`: hold it to that.
+        fresh = [
+            TopicPartition(tp.topic, tp.partition)
+            for tp in assignment
+            if not self._is_changelog_tp(tp) and consumer._committed_offset.get(tp) is None
+        ]
+        if fresh:
+            self.log.info(
+                "Seek %d stream partitions without a commit to their beginning.", len(fresh)
+            )
+            await self._wait(
+                consumer._thread.seek_to_beginning(*fresh),
+                timeout=self.app.conf.broker_request_timeout,
+            )
     self.completed.set()
     consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
     # No await between the resume and the queue clear below: nothing fetched yet is dropped.

@@ -13,16 +13,17 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from faust.types import TP
 from intervaltree import IntervalTree
 
 from streams.workers import faust_fixes
 
 pytestmark = pytest.mark.unit
 
-STREAM, CHANGELOG = ("resolved", 0), ("timelines-changelog", 0)
+STREAM, CHANGELOG = TP("resolved", 0), TP("timelines-changelog", 0)
 
 
-def _recovery(calls: list[tuple[str, int]]) -> SimpleNamespace:
+def _recovery(calls: list[tuple[str, int]], committed: dict | None = None) -> SimpleNamespace:
     """A Recovery's collaborators, recording each call with the number of event-loop turns
     taken so far (the fetcher can only hand records over while the loop turns)."""
     turns = [0]
@@ -48,11 +49,19 @@ def _recovery(calls: list[tuple[str, int]]) -> SimpleNamespace:
     async def nothing(*_args: Any, **_kwargs: Any) -> None:
         await turn()
 
+    async def seek_to_beginning(*tps: Any) -> None:
+        calls.append(
+            ("seek to beginning " + ",".join(f"{t.topic}[{t.partition}]" for t in tps), turns[0])
+        )
+        await turn()
+
     consumer = SimpleNamespace(
         assignment=lambda: {STREAM, CHANGELOG},
         resume_partitions=record("resume partitions"),
         perform_seek=perform_seek,
         resume_flow=record("resume flow"),
+        _committed_offset=defaultdict(lambda: None, committed or {}),
+        _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning),
     )
     app = SimpleNamespace(
         consumer=consumer,
@@ -84,9 +93,9 @@ def _recovery(calls: list[tuple[str, int]]) -> SimpleNamespace:
     )
 
 
-def _order(fn: Any) -> list[tuple[str, int]]:
+def _order(fn: Any, committed: dict | None = None) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
-    asyncio.run(fn(_recovery(calls), 3))
+    asyncio.run(fn(_recovery(calls, committed), 3))
     return calls
 
 
@@ -100,7 +109,7 @@ def _safe(calls: list[tuple[str, int]]) -> bool:
 
 
 def test_streams_are_seeked_before_they_resume() -> None:
-    calls = _order(faust_fixes._on_recovery_completed)
+    calls = _order(faust_fixes._on_recovery_completed, committed={STREAM: 7})
     assert [name for name, _ in calls] == [
         "seek starts",
         "seek done",
@@ -109,6 +118,14 @@ def test_streams_are_seeked_before_they_resume() -> None:
         "resume flow",
     ]
     assert _safe(calls)
+
+
+def test_a_stream_partition_without_a_commit_starts_at_its_beginning() -> None:
+    # The changelog partition is recovery's business; the stream one has no committed offset.
+    calls = _order(faust_fixes._on_recovery_completed)
+    names = [name for name, _ in calls]
+    assert names[:3] == ["seek starts", "seek done", "seek to beginning resolved[0]"]
+    assert names.index("seek to beginning resolved[0]") < names.index("resume partitions")
 
 
 def test_faust_0_15_3_resumes_before_it_seeks() -> None:
