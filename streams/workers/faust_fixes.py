@@ -42,14 +42,13 @@ transaction marker, a compacted or deleted range) is it taken as a gap, as faust
 **The first offsets of a partition were never checked** (2026-12-03). faust's read offset
 means two things: the drain loop stores the offset it last handed over, every seek (and the
 seek to the committed offsets after a rebalance) stores the offset to read next. Its jump
-check (`gap > 1 and r_offset`) therefore missed (a) a record skipped right after a seek (the
+check (`gap > 1 and r_offset`) therefore misses (a) a record skipped right after a seek (the
 committed offset C is "read", so C+1 is one past it: no jump) and (b) offset 1 skipped after
-offset 0 (a read offset of 0 is falsy). Both hit the crash test on a fast machine, where the
-kill comes 5 s after the start: a worker took `<app>-resolved[0]@0`, then a batch with offset
-1 of every other partition but not of partition 0, and its next records from 2 on; nothing was
-logged, and `@1` (the events of several customers) was committed unprocessed (timelines
-incomplete, in 2 of 5 runs, on the code of before too). Here the read offset always means the
-next offset to read (the drain loop stores `offset + 1`), so any record past it is a jump.
+offset 0 (a read offset of 0 is falsy). Found while chasing a crash-test loss of
+`<app>-resolved` offsets 1-2; that loss turned out to be the start position below, and no run
+has been shown to hit these two, but faust's loop loses the records in both (tests). Here the
+read offset always means the next offset to read (the drain loop stores `offset + 1`), so any
+record past it is a jump.
 
 **A partition without a committed offset starts at its beginning.** aiokafka's
 `seek_to_committed` does not move a partition that has no committed offset, and the crash test
