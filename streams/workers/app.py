@@ -295,9 +295,10 @@ def build_app(
         except Exception as exc:
             _stop_unacknowledged(exc)
 
+    graph_tables = {"nodes": nodes, "components": components}
+
     async def identity_batches(stream: Any) -> None:
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
-            graph_tables = {"nodes": nodes, "components": components}
             cut = pending_writes(journal)
             if cut is not None:
                 # A batch's graph writes cut by a crash: finish them before resolving anything.

@@ -7,7 +7,7 @@ over re-resolved the batch's events over a graph half old and half new, and coul
 survivors than the first run did. The crash test, killed 5 s into its replay, ended with 235
 timelines incomplete that way: an identifier still pointing at a component that the first run
 had merged away made the second run revive it and merge another one into it, and the two never
-met again (2 of 7 runs on 2026-12-03).
+met again (2 of the 8 runs before the journal, 2026-12-03).
 
 So the batch's writes are first written, whole, to a third single-partition table (this
 journal: chunks `"0"`..`"n-1"` of at most `CHUNK_BYTES`, then the head `{"n": n}`, in one
