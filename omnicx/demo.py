@@ -336,6 +336,16 @@ def group_progress(consumer: KafkaConsumer, group_topics: list[str]) -> tuple[in
     return done, sum(ends.values())
 
 
+def group_lag(consumer: KafkaConsumer, group_topics: list[str]) -> dict[TopicPartition, int]:
+    """The partitions of the group's input topics it has not committed to their end: lag."""
+    partitions = [
+        TopicPartition(t, p) for t in group_topics for p in consumer.partitions_for_topic(t) or ()
+    ]
+    ends = consumer.end_offsets(partitions)
+    lag = {tp: ends[tp] - (consumer.committed(tp) or 0) for tp in partitions}
+    return {tp: n for tp, n in lag.items() if n > 0}
+
+
 def topic_size(consumer: KafkaConsumer, topic: str) -> int:
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
     return sum(consumer.end_offsets(partitions).values())
@@ -351,7 +361,11 @@ def wait_for_streams(run: DemoRun) -> None:
         group_id=settings.streams.app_id,
         enable_auto_commit=False,
     )
+    from infra.procs import tail
+    from omnicx.stack import StreamWorkersComponent
+
     deadline = time.monotonic() + run.options.streams_timeout_s
+    workers = StreamWorkersComponent(settings)
     try:
         with _progress(run.console) as progress:
             task = progress.add_task("stream workers: records processed", total=None)
@@ -360,11 +374,24 @@ def wait_for_streams(run: DemoRun) -> None:
                 done, total = group_progress(consumer, topics)
                 progress.update(task, completed=done, total=total)
                 quiet = quiet + 1 if done == total else 0
+                dead = [p for p in workers.procs if not p.is_running()]
+                if dead:
+                    raise OmnicxError(
+                        f"{dead[0].name} exited while the workers lag {total - done:,} "
+                        f"records; the end of {dead[0].logfile}:\n{tail(dead[0].logfile, 40)}"
+                    )
                 if time.monotonic() > deadline:
+                    lagging = ", ".join(
+                        f"{tp.topic}[{tp.partition}] {lag:,}"
+                        for tp, lag in group_lag(consumer, topics).items()
+                    )
+                    logs = "\n".join(
+                        f"-- the end of {p.logfile}:\n{tail(p.logfile, 25)}" for p in workers.procs
+                    )
                     raise OmnicxError(
                         f"the stream workers still lag {total - done:,} records after "
-                        f"{run.options.streams_timeout_s:.0f}s: see "
-                        f"{settings.run_dir}/streams-worker-*.log"
+                        f"{run.options.streams_timeout_s:.0f}s ({lagging}): see "
+                        f"{settings.run_dir}/streams-worker-*.log\n{logs}"
                     )
                 time.sleep(2)
         run.stream_stats = {

@@ -48,7 +48,7 @@ def test_demo_on_three_brokers_two_workers_and_redis(tmp_path: Path) -> None:
     out = io.StringIO()
     console = Console(file=out, width=120)
     try:
-        run = run_demo(settings, console, options=DemoOptions(customers=300))
+        run = run_demo(settings, console, options=DemoOptions(customers=300, streams_timeout_s=420))
         admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
         try:
             # Every topic the pipeline uses, ours and faust's, is on all three brokers.
