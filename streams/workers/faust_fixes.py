@@ -63,7 +63,9 @@ refuses to commit when the lowest acknowledged offset is more than one past the 
 offset (`min(acked) - committed > 1`), but the committed offset is already the next offset to
 read, so one unacknowledged record right after it was committed over. `_new_offset` here
 refuses from one past: with the drain loop above no record is skipped, and should one be, the
-commit waits (a repeat after a restart) instead of losing it.
+commit waits (a repeat after a restart) instead of losing it. A held commit is logged, once
+per partition and committed offset (`commit of ... held at`): one that lasts is a record never
+handed over, and the group's lag on that partition stays until the worker restarts.
 """
 
 from __future__ import annotations
@@ -197,6 +199,17 @@ def _new_offset(self: Any, tp: Any) -> int | None:
     committed_offset = self._committed_offset[tp]
     # The committed offset is the next one to read: it must itself be acknowledged.
     if committed_offset is not None and min(acked) > committed_offset:
+        held = cast(dict[Any, int], self.__dict__.setdefault("_omnicx_held", {}))
+        if held.get(tp) != committed_offset:  # once per partition and committed offset
+            held[tp] = committed_offset
+            log.warning(
+                "commit of %s[%s] held at %d: that offset is not acknowledged yet (the lowest "
+                "acknowledged is %d)",
+                tp.topic,
+                tp.partition,
+                committed_offset,
+                min(acked),
+            )
         return None
     batch = next(consecutive_numbers(acked))
     acked[: len(batch)] = []

@@ -302,3 +302,21 @@ def test_no_commit_passes_an_offset_that_was_not_acknowledged() -> None:
     assert _commit_offset(faust_fixes._new_offset, 5, [5, 6, 7]) == 8
     assert _commit_offset(faust_fixes._new_offset, 5, [5, 6, 9]) == 7
     assert _commit_offset(faust_fixes._new_offset, None, [0, 1]) == 2
+
+
+def test_a_held_commit_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    tp = _TP(("resolved", 0))
+    consumer = SimpleNamespace(
+        _acked=defaultdict(list, {tp: [6, 7]}),
+        _acked_index=defaultdict(set, {tp: {6, 7}}),
+        _gap=defaultdict(IntervalTree),
+        _committed_offset=defaultdict(lambda: None, {tp: 5}),
+    )
+    with caplog.at_level("WARNING", logger=faust_fixes.__name__):
+        assert faust_fixes._new_offset(consumer, tp) is None
+        assert faust_fixes._new_offset(consumer, tp) is None
+    held = [r.getMessage() for r in caplog.records if "held at" in r.getMessage()]
+    assert held == [
+        "commit of resolved[0] held at 5: that offset is not acknowledged yet (the "
+        "lowest acknowledged is 6)"
+    ]
