@@ -326,24 +326,38 @@ def _group_topics(settings: Settings) -> list[str]:
     ]
 
 
-def group_progress(consumer: KafkaConsumer, group_topics: list[str]) -> tuple[int, int]:
-    """(records the workers' group has committed, records in its input topics)."""
+def _group_offsets(
+    consumer: KafkaConsumer, group_topics: list[str]
+) -> dict[TopicPartition, tuple[int, int]]:
+    """Per partition of the group's input topics: (offset the group committed, end offset)."""
     partitions = [
         TopicPartition(t, p) for t in group_topics for p in consumer.partitions_for_topic(t) or ()
     ]
     ends = consumer.end_offsets(partitions)
-    done = sum(min(consumer.committed(tp) or 0, ends[tp]) for tp in partitions)
-    return done, sum(ends.values())
+    return {tp: (consumer.committed(tp) or 0, ends[tp]) for tp in partitions}
+
+
+def group_progress(consumer: KafkaConsumer, group_topics: list[str]) -> tuple[int, int]:
+    """(records the workers' group has committed, records in its input topics)."""
+    offsets = _group_offsets(consumer, group_topics).values()
+    return sum(min(committed, end) for committed, end in offsets), sum(e for _c, e in offsets)
 
 
 def group_lag(consumer: KafkaConsumer, group_topics: list[str]) -> dict[TopicPartition, int]:
     """The partitions of the group's input topics it has not committed to their end: lag."""
-    partitions = [
-        TopicPartition(t, p) for t in group_topics for p in consumer.partitions_for_topic(t) or ()
-    ]
-    ends = consumer.end_offsets(partitions)
-    lag = {tp: ends[tp] - (consumer.committed(tp) or 0) for tp in partitions}
-    return {tp: n for tp, n in lag.items() if n > 0}
+    offsets = _group_offsets(consumer, group_topics)
+    return {tp: end - committed for tp, (committed, end) in offsets.items() if end > committed}
+
+
+def worker_log_tails(settings: Settings, lines: int = 25) -> str:
+    """The end of each stream worker's log (what a failure message shows)."""
+    from infra.procs import tail
+    from omnicx.stack import StreamWorkersComponent
+
+    return "\n".join(
+        f"-- the end of {p.logfile}:\n{tail(p.logfile, lines)}"
+        for p in StreamWorkersComponent(settings).procs
+    )
 
 
 def topic_size(consumer: KafkaConsumer, topic: str) -> int:
@@ -385,13 +399,10 @@ def wait_for_streams(run: DemoRun) -> None:
                         f"{tp.topic}[{tp.partition}] {lag:,}"
                         for tp, lag in group_lag(consumer, topics).items()
                     )
-                    logs = "\n".join(
-                        f"-- the end of {p.logfile}:\n{tail(p.logfile, 25)}" for p in workers.procs
-                    )
                     raise OmnicxError(
                         f"the stream workers still lag {total - done:,} records after "
                         f"{run.options.streams_timeout_s:.0f}s ({lagging}): see "
-                        f"{settings.run_dir}/streams-worker-*.log\n{logs}"
+                        f"{settings.run_dir}/streams-worker-*.log\n{worker_log_tails(settings)}"
                     )
                 time.sleep(2)
         run.stream_stats = {

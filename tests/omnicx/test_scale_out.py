@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -16,8 +15,8 @@ from kafka import KafkaAdminClient
 from rich.console import Console
 
 from feature_store.client import FeatureStoreClient
-from infra.procs import free_port, tail
-from omnicx.demo import EXPECTED_SIGNALS, DemoOptions, run_demo
+from infra.procs import free_port
+from omnicx.demo import EXPECTED_SIGNALS, DemoOptions, run_demo, worker_log_tails
 from omnicx.demo_lakehouse import outcome
 from omnicx.settings import load_settings
 from omnicx.stack import LocalStack
@@ -63,7 +62,7 @@ def test_demo_on_three_brokers_two_workers_and_redis(tmp_path: Path) -> None:
             # Both workers are in the consumer group and each holds some of the partitions.
             group = admin.describe_groups([settings.streams.app_id])[settings.streams.app_id]
             assert group["error"] is None and group["group_state"] == "Stable", group
-            assert len(group["members"]) == 2, (group["members"], _worker_log_tails(settings))
+            assert len(group["members"]) == 2, (group["members"], worker_log_tails(settings, 40))
             for member in group["members"]:
                 assert _assigned_partitions(member["member_assignment"]) > 0, member
         finally:
@@ -127,11 +126,3 @@ def _assigned_partitions(assignment: object) -> int:
     """How many partitions a decoded consumer-protocol assignment holds."""
     assert isinstance(assignment, dict), f"undecoded assignment: {assignment!r}"
     return sum(len(t["partitions"]) for t in assignment["assigned_partitions"])
-
-
-def _worker_log_tails(settings: Any) -> str:
-    """The end of each stream worker's log (why one left the group, if one did)."""
-    return "\n".join(
-        f"-- {path}:\n{tail(path, 40)}"
-        for path in sorted(settings.run_dir.glob("streams-worker-*.log"))
-    )

@@ -284,7 +284,8 @@ def test_a_record_skipped_right_after_a_seek_is_read_again() -> None:
     assert 5 not in faust.drain(faust_fixes.ORIGINAL_DRAIN_MESSAGES).delivered
 
 
-def _commit_offset(new_offset: Any, committed: int | None, acked: list[int]) -> int | None:
+def _committing(committed: int | None, acked: list[int]) -> tuple[SimpleNamespace, Any]:
+    """A consumer's commit bookkeeping for one partition, and the partition."""
     tp = _TP(("resolved", 0))
     consumer = SimpleNamespace(
         _acked=defaultdict(list, {tp: list(acked)}),
@@ -292,7 +293,11 @@ def _commit_offset(new_offset: Any, committed: int | None, acked: list[int]) -> 
         _gap=defaultdict(IntervalTree),
         _committed_offset=defaultdict(lambda: None, {tp: committed}),
     )
-    return cast(int | None, new_offset(consumer, tp))
+    return consumer, tp
+
+
+def _commit_offset(new_offset: Any, committed: int | None, acked: list[int]) -> int | None:
+    return cast(int | None, new_offset(*_committing(committed, acked)))
 
 
 def test_no_commit_passes_an_offset_that_was_not_acknowledged() -> None:
@@ -305,13 +310,7 @@ def test_no_commit_passes_an_offset_that_was_not_acknowledged() -> None:
 
 
 def test_a_held_commit_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    tp = _TP(("resolved", 0))
-    consumer = SimpleNamespace(
-        _acked=defaultdict(list, {tp: [6, 7]}),
-        _acked_index=defaultdict(set, {tp: {6, 7}}),
-        _gap=defaultdict(IntervalTree),
-        _committed_offset=defaultdict(lambda: None, {tp: 5}),
-    )
+    consumer, tp = _committing(5, [6, 7])
     with caplog.at_level("WARNING", logger=faust_fixes.__name__):
         assert faust_fixes._new_offset(consumer, tp) is None
         assert faust_fixes._new_offset(consumer, tp) is None
