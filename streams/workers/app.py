@@ -74,6 +74,7 @@ from streams.workers.config import (
 from streams.workers.delivery import DeliveryTracker, track_deliveries
 from streams.workers.erasure import register_erasure
 from streams.workers.faust_fixes import apply as apply_faust_fixes
+from streams.workers.faust_fixes import consume_directly
 from streams.workers.journal import cleared, journal_records, pending_writes
 from streams.workers.records import (
     customer_record,
@@ -266,27 +267,37 @@ def build_app(
         )
         await dlq.send(key=key, value=value or b"", headers=rejection.headers())
 
+    async def route_batch(records: list[Any]) -> None:
+        """Forward input records (faust messages or events: partition, offset, key, raw value)
+        to `<app>-identity-in` with their source position, one record per batch
+        (`streams.workers.batches`); the identity agent parses (once) and rejects what does
+        not validate. Tombstones go to the DLQ here."""
+        sources: list[Source] = []
+        for record in records:
+            if record.value is None:
+                await reject(
+                    record.key,
+                    None,
+                    ValueError("empty record (tombstone) on cx.interactions.v1"),
+                    record.partition,
+                    record.offset,
+                )
+                continue
+            sources.append((record.partition, record.offset, record.key, record.value))
+        for start in range(0, len(sources), config.batch_max):
+            for value in pack_sources(sources[start : start + config.batch_max]):
+                await send(identity_in.get_topic_name(), None, value, 0, origin)
+
     @app.agent(interactions)
     async def route(stream: Any) -> None:
-        # Forward the raw bytes with their source position, one record per batch
-        # (`streams.workers.batches`); the identity agent parses (once) and rejects what does
-        # not validate.
+        # With `direct_input` (the default) the drain loop hands this topic's records to
+        # `route_batch` itself, a fetch at a time, and this stream gets none
+        # (`streams.workers.faust_fixes.consume_directly`); the agent still subscribes the app.
         async for batch in stream.take_events(config.batch_max, within=config.batch_within_s):
-            sources: list[Source] = []
-            for event in batch:
-                message = event.message
-                if event.value is None:
-                    await reject(
-                        event.key,
-                        None,
-                        ValueError("empty record (tombstone) on cx.interactions.v1"),
-                        message.partition,
-                        message.offset,
-                    )
-                    continue
-                sources.append((message.partition, message.offset, event.key, event.value))
-            for value in pack_sources(sources):
-                await send(identity_in.get_topic_name(), None, value, 0, origin)
+            await route_batch([event.message for event in batch])
+
+    if config.direct_input:
+        consume_directly(app, config.interactions_topic, route_batch)
 
     @app.agent(identity_in)
     async def identity(stream: Any) -> None:

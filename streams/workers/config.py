@@ -69,6 +69,13 @@ class StreamsConfig(BaseModel):
     batch_within_s: float = Field(
         0.05, gt=0, description="How long an agent waits to fill a batch before processing it."
     )
+    direct_input: bool = Field(
+        True,
+        description=(
+            "Hand cx.interactions.v1 to the router a fetch at a time, past faust's per-record "
+            "stream machinery (streams.workers.faust_fixes.consume_directly)."
+        ),
+    )
     log_level: str = Field("info", description="faust worker log level.")
     topic_replication_factor: int = Field(
         1,

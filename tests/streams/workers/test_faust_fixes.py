@@ -168,6 +168,13 @@ def test_faust_0_15_3_counts_the_revealing_record_as_acknowledged() -> None:
     assert 9 in _gap_offsets(faust_fixes.ORIGINAL_ADD_GAP, None)
 
 
+class _Message:
+    """A record as the drain loop sees it (hashable by identity, as faust's are)."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset, self.topic, self.key, self.value = offset, "resolved", None, None
+
+
 class _Log:
     """One partition of a topic as the drain loop sees it through faust's `getmany`: a fetch
     hands over the records from the consumer's position, `_seek` moves the position. `stale`
@@ -175,7 +182,13 @@ class _Log:
     the ones before them not handed over (what the crash test saw). `read` is the consumer's
     read offset at the start, as the drain loop under test stores it."""
 
-    def __init__(self, offsets: list[int], stale: list[int] | list[list[int]], read: int | None):
+    def __init__(
+        self,
+        offsets: list[int],
+        stale: list[int] | list[list[int]],
+        read: int | None,
+        direct: bool = False,
+    ):
         scripted = stale if stale and isinstance(stale[0], list) else [stale]
         self.offsets, self.scripted = offsets, cast(list[list[int]], scripted)
         self.position = self.scripted[-1][-1] + 1
@@ -184,6 +197,10 @@ class _Log:
         self.gaps: list[tuple[int, int]] = []
         self.seeks: list[int] = []
         self.tp = _TP(("resolved", 0))
+        self.handed: list[list[int]] = []  # the lists a direct handler got, in order
+        self.acked: list[int] = []
+        self.unacked: set[Any] = set()
+        self.flow_active = True
         stopped = SimpleNamespace(is_set=lambda: self.fetches >= 8)
         self.consumer = SimpleNamespace(
             callback=self._deliver,
@@ -193,6 +210,8 @@ class _Log:
             diag=SimpleNamespace(set_flag=lambda _f: None, unset_flag=lambda _f: None),
             _commit_every=None,
             app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda _t: True)),
+            _unacked_messages=self.unacked,
+            ack=self._ack,
             sleep=self._sleep,
             should_stop=False,
             wait_first=self._wait_first,
@@ -202,7 +221,19 @@ class _Log:
             consumer_stopped_errors=(),
             log=SimpleNamespace(dev=lambda *_a: None, info=lambda *_a: None),
         )
+        self.consumer.__dict__["flow_active"] = True
         self.fetcher = SimpleNamespace(_stopped=SimpleNamespace(is_set=lambda: False))
+        if direct:
+            faust_fixes.consume_directly(self.consumer.app, "resolved", self._handle)
+
+    async def _handle(self, messages: list[Any]) -> None:
+        assert all(m in self.unacked for m in messages)  # pending while the handler runs
+        self.handed.append([m.offset for m in messages])
+        self.delivered.extend(m.offset for m in messages)
+
+    def _ack(self, message: Any) -> None:
+        self.unacked.discard(message)
+        self.acked.append(message.offset)
 
     async def _getmany(self, timeout: float) -> Any:
         self.fetches += 1
@@ -212,7 +243,7 @@ class _Log:
             batch = [o for o in self.offsets if o >= self.position]
             self.position = (batch[-1] + 1) if batch else self.position
         for offset in batch:
-            yield self.tp, SimpleNamespace(offset=offset, topic="resolved", key=None, value=None)
+            yield self.tp, _Message(offset)
 
     async def _deliver(self, message: Any) -> None:
         self.delivered.append(message.offset)
@@ -282,6 +313,34 @@ def test_a_record_skipped_right_after_a_seek_is_read_again() -> None:
     assert log.delivered == [5, 6, 7, 8, 9]
     faust = _Log(list(range(10)), stale=[6, 7], read=5)
     assert 5 not in faust.drain(faust_fixes.ORIGINAL_DRAIN_MESSAGES).delivered
+
+
+def test_a_direct_topic_is_handed_over_a_fetch_at_a_time_then_acknowledged() -> None:
+    log = _Log(list(range(10)), stale=[[0, 1, 2], [3, 4]], read=None, direct=True)
+    log.drain(faust_fixes._drain_messages)
+    assert log.handed == [[0, 1, 2], [3, 4], [5, 6, 7, 8, 9]]
+    assert log.acked == list(range(10)) and not log.unacked
+
+
+def test_a_direct_topic_jump_is_read_again() -> None:
+    log = _Log(list(range(10)), stale=[3, 4, 5], read=2, direct=True)
+    log.drain(faust_fixes._drain_messages)
+    assert log.delivered == [2, 3, 4, 5, 6, 7, 8, 9] and log.gaps == []
+
+
+def test_a_direct_fetch_that_ends_with_the_flow_stopped_is_dropped_unacknowledged() -> None:
+    log = _Log(list(range(10)), stale=[[0, 1, 2]], read=None, direct=True)
+    real_getmany = log._getmany
+
+    async def getmany_then_stop(timeout: float) -> Any:
+        async for item in real_getmany(timeout):
+            yield item
+        log.consumer.flow_active = False  # a rebalance began during this fetch
+
+    log.consumer.getmany = getmany_then_stop
+    log.drain(faust_fixes._drain_messages)
+    assert log.handed == [] and log.acked == []
+    assert not log.unacked  # not waited for by the rebalance: read again from the commit
 
 
 def _committing(committed: int | None, acked: list[int]) -> tuple[SimpleNamespace, Any]:
