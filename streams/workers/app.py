@@ -51,6 +51,7 @@ from streams.rules.engine import pending_deadline, step, tick
 from streams.timeline import BucketedTimeline
 from streams.workers.batches import (
     Source,
+    cached_partitioner,
     group_by_partition,
     is_sources,
     pack_resolved,
@@ -181,6 +182,7 @@ def build_app(
         producer_linger=0.02,
         producer_max_batch_size=1024 * 1024,
         producer_max_request_size=8 * 1024 * 1024,
+        producer_partitioner=cached_partitioner,
         # A standby replica only helps when another worker can take over.
         table_standby_replicas=1 if config.workers > 1 else 0,
     )

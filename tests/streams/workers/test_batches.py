@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams.workers.batches import (
     SOURCES_MAGIC,
+    cached_partitioner,
     group_by_partition,
     is_sources,
     pack_resolved,
@@ -68,6 +69,19 @@ def test_partition_is_the_default_partitioners() -> None:
     for i in range(200):
         key = f"cus_{i:020d}".encode()
         assert partition_of(key, 6) == DefaultPartitioner()(key, parts, parts)
+
+
+def test_the_workers_partitioner_is_the_default_one() -> None:
+    for n in (1, 6, 12):
+        parts = list(range(n))
+        for i in range(300):
+            key = f"email:someone{i}@example.com".encode()
+            expected = DefaultPartitioner()(key, parts, parts)
+            assert cached_partitioner(key, parts, parts) == expected
+            assert cached_partitioner(key, parts, parts) == expected  # remembered, same answer
+            assert cached_partitioner(bytearray(key), parts, parts) == expected
+    assert cached_partitioner(None, [0, 1, 2], [2]) == 2  # keyless: an available partition
+    assert cached_partitioner(None, [0, 1, 2], []) in {0, 1, 2}
 
 
 def test_resolved_pairs_grouped_by_partition_in_order() -> None:
