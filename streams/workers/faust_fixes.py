@@ -56,7 +56,9 @@ saw the worker that took over after the kill start three `<app>-resolved` partit
 end: the killed worker's first commit never reached the broker, and the records it had written
 there (offsets 0-2: merges, and events of several customers) were never processed, with
 nothing logged. `consumer_auto_offset_reset="earliest"` is what the app asks for; after the
-seek to the committed offsets, the partitions without one are sought to their beginning.
+seek to the committed offsets, the partitions without one are sought to their earliest offset
+(looked up, then an explicit seek: aiokafka's `seek_to_beginning` leaves the position unset
+for a moment, and faust's livelock detector crashed a worker reading it then).
 
 **A commit may pass an offset that was never acknowledged** (`Consumer._new_offset`): faust
 refuses to commit when the lowest acknowledged offset is more than one past the committed
@@ -174,10 +176,18 @@ async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
             self.log.info(
                 "Seek %d stream partitions without a commit to their beginning.", len(fresh)
             )
-            await self._wait(
-                consumer._thread.seek_to_beginning(*fresh),
-                timeout=self.app.conf.broker_request_timeout,
-            )
+            # To the explicit earliest offsets, not `seek_to_beginning`: that one leaves the
+            # position unset until the fetcher looks the offset up, and faust's livelock
+            # detector reading the position in that window crashed the worker (aiokafka's
+            # `assert self._position is not None`, the scale-out test, 2026-12-03).
+            earliest: dict[Any, int] = {}
+
+            async def look_up() -> None:  # (`Recovery._wait` returns no result)
+                earliest.update(await consumer._thread.earliest_offsets(*fresh))
+
+            await self._wait(look_up(), timeout=self.app.conf.broker_request_timeout)
+            for tp in fresh:
+                await consumer.seek(tp, earliest[tp])  # (also sets faust's read offset)
     self.completed.set()
     consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
     # No await between the resume and the queue clear below: nothing fetched yet is dropped.
