@@ -34,10 +34,12 @@ class ProducerConfig(BaseModel):
 
 
 @lru_cache(maxsize=65_536)
-def _key_hash(key: bytes) -> int:
-    # kafka-python's murmur2 is pure Python (~10 us a key); the interaction keys are customer
-    # identifiers, which recur in every batch.
-    return murmur2(key) & 0x7FFFFFFF
+def key_hash(key: bytes) -> int:
+    """The default partitioner's hash of `key` (the Java client's murmur2, positive; the same
+    in kafka-python and aiokafka), remembered: murmur2 is pure Python (~10 us a key) in both,
+    and keys recur (customer identifiers and ids, table keys). The stream workers' producer
+    partitions with it too (`streams.workers.batches.cached_partitioner`)."""
+    return int(murmur2(key)) & 0x7FFFFFFF
 
 
 class KeyHashPartitioner(DefaultPartitioner):
@@ -61,7 +63,7 @@ class KeyHashPartitioner(DefaultPartitioner):
         if partitions is None:
             raise ValueError(f"Topic {topic} not found in ClusterMetadata")
         ordered = sorted(partitions)
-        return int(ordered[_key_hash(bytes(serialized_key)) % len(ordered)])
+        return int(ordered[key_hash(bytes(serialized_key)) % len(ordered)])
 
 
 def make_producer(bootstrap: str, config: ProducerConfig | None = None) -> Any:

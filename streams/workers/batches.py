@@ -22,11 +22,11 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
+
+from streams.ingest.kafka import key_hash
 
 MAX_RECORD_BYTES = 512 * 1024
 SOURCES_MAGIC = b"\x00cxs1"  # a JSON event never starts with a NUL byte
@@ -36,24 +36,18 @@ Source = tuple[int, int, bytes | None, bytes]
 """An input record: (partition, offset, key, value)."""
 
 
-@lru_cache(maxsize=1 << 17)
-def _key_hash(key: bytes) -> int:
-    # aiokafka's murmur2 is pure Python (~4% of the worker's main thread in a replay, for
-    # keys that repeat: customer ids, identifier keys, table keys).
-    return int(murmur2(key)) & 0x7FFFFFFF
-
-
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition aiokafka's (and Kafka's) default partitioner picks for `key`."""
-    return _key_hash(key) % partitions
+    return key_hash(key) % partitions
 
 
 def cached_partitioner(key: bytes | None, all_partitions: Sequence[int], available: Any) -> int:
-    """aiokafka's `DefaultPartitioner` with the keys' hashes remembered (the worker's
-    producer partitioner; same partitions, by test)."""
+    """aiokafka's `DefaultPartitioner` with the keys' hashes remembered (`key_hash`; the
+    worker's producer partitioner, ~4% of its main thread in a replay before; same
+    partitions, by test)."""
     if key is None:
         return int(random.choice(available or all_partitions))
-    return all_partitions[_key_hash(bytes(key)) % len(all_partitions)]
+    return all_partitions[key_hash(bytes(key)) % len(all_partitions)]
 
 
 def pack_sources(sources: Iterable[Source], limit: int = MAX_RECORD_BYTES) -> list[bytes]:

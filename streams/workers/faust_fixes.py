@@ -118,10 +118,11 @@ def consume_directly(app: Any, topic: str, handler: DirectHandler) -> None:
     cast(dict[str, DirectHandler], app.__dict__.setdefault("_omnicx_direct", {}))[topic] = handler
 
 
-async def _hand_over(self: Any, held: dict[str, list[Any]]) -> None:
+async def _hand_over(
+    self: Any, direct: dict[str, DirectHandler], held: dict[str, list[Any]]
+) -> None:
     """Give each directly consumed topic's records of one fetch to its handler, then
     acknowledge them; or drop them, unacknowledged, when the flow stopped (`consume_directly`)."""
-    direct = self.app.__dict__["_omnicx_direct"]
     unacked = self._unacked_messages
     for topic, messages in held.items():
         if not self.flow_active:
@@ -375,7 +376,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                             message.value,
                         )
                 if held:
-                    await _hand_over(self, held)
+                    await _hand_over(self, direct, held)
                 unset_flag(flag_consumer_fetching)
 
     except self.consumer_stopped_errors:

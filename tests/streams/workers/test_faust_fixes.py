@@ -204,7 +204,6 @@ class _Log:
         self.handed: list[list[int]] = []  # the lists a direct handler got, in order
         self.acked: list[int] = []
         self.unacked: set[Any] = set()
-        self.flow_active = True
         stopped = SimpleNamespace(is_set=lambda: self.fetches >= 8)
         self.consumer = SimpleNamespace(
             callback=self._deliver,
@@ -216,6 +215,7 @@ class _Log:
             app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda _t: True)),
             _unacked_messages=self.unacked,
             ack=self._ack,
+            flow_active=True,
             sleep=self._sleep,
             should_stop=False,
             wait_first=self._wait_first,
@@ -225,7 +225,6 @@ class _Log:
             consumer_stopped_errors=(),
             log=SimpleNamespace(dev=lambda *_a: None, info=lambda *_a: None),
         )
-        self.consumer.__dict__["flow_active"] = True
         self.fetcher = SimpleNamespace(_stopped=SimpleNamespace(is_set=lambda: False))
         if direct:
             faust_fixes.consume_directly(self.consumer.app, "resolved", self._handle)
