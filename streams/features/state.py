@@ -121,6 +121,7 @@ class CustomerState:
         "last_fr",
         "signals",
         "_next_prune",
+        "_rows",
     )
 
     def __init__(self, customer_id: str | None = None) -> None:
@@ -136,6 +137,10 @@ class CustomerState:
         self.last_fr: tuple[float, str, float] | None = None  # (answered_at, conversation, s)
         self.signals: dict[str, list[SignalRecord]] = {}  # rule -> records sorted by (at, id)
         self._next_prune = math.inf
+        # `inbound` as `to_dict` writes it (one list per record), kept in step with it by
+        # `_insert` and dropped (None) when `inbound` is replaced: a state is written after
+        # every batch, and rebuilding every record's list was a tenth of a live worker's time.
+        self._rows: list[list[Any]] | None = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -183,6 +188,9 @@ class CustomerState:
     def first_response(self, conversation: str) -> FirstResponse | None:
         """The first response of `conversation` as the state holds it, or None (no inbound,
         no answer yet, or its first exchange has left the window)."""
+        conv = self.conversations.get(conversation)
+        if conv is None or conv.settled:
+            return None  # (what `_first_response` finds, without the scan)
         first = None
         for rec in self.inbound:
             if rec.conversation == conversation:
@@ -219,9 +227,12 @@ class CustomerState:
             "clock": self.clock,
             "wall": self.wall,
             "evaluated_to": self.evaluated_to,
-            "inbound": [list(r) for r in self.inbound],
+            "inbound": self._inbound_rows()[:],
             "conversations": {
-                k: [c.outs, c.before, c.settled] for k, c in self.conversations.items()
+                # Copies: a state kept decoded after it was written (streams.workers.states)
+                # changes on, and must not change the record it was written as.
+                k: [c.outs[:], c.before, c.settled]
+                for k, c in self.conversations.items()
             },
             "last_in": self.last_in,
             "last_text": self.last_text,
@@ -231,6 +242,19 @@ class CustomerState:
                 for rule, recs in self.signals.items()
             },
         }
+
+    def _inbound_rows(self) -> list[list[Any]]:
+        if self._rows is None:
+            self._rows = [list(r) for r in self.inbound]
+        return self._rows
+
+    def _insert(self, rec: Inbound) -> None:
+        """Keep an inbound record (not held yet) in (t, event_id) order."""
+        i = bisect.bisect_right(self.inbound, rec)
+        self.inbound.insert(i, rec)
+        self.ids.add(rec.event_id)
+        if self._rows is not None:
+            self._rows.insert(i, list(rec))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CustomerState:
@@ -251,6 +275,7 @@ class CustomerState:
                 Inbound(float(r[0]), r[1], r[2], r[3], r[4], r[5], bool(r[6]))
                 for r in data["inbound"]
             ]
+            state._rows = None
             state.ids = {r.event_id for r in state.inbound}
             state.conversations = {
                 k: Conversation(list(v[0]), v[1], bool(v[2]))
@@ -338,6 +363,7 @@ class CustomerState:
                 kept.append(rec)
         if dropped:
             self.inbound = kept
+            self._rows = None
         for key in [
             k
             for k, c in self.conversations.items()
@@ -447,9 +473,7 @@ def _apply_inbound(state: CustomerState, event: InteractionEvent, t: float) -> b
     if scored is None and has_text(text):
         scored = compound(text)  # type: ignore[arg-type]
     private = event.attributes.get("public") is False
-    rec = Inbound(t, eid, conv_key, channel, event.kind, scored, private)
-    bisect.insort(state.inbound, rec)
-    state.ids.add(eid)
+    state._insert(Inbound(t, eid, conv_key, channel, event.kind, scored, private))
     state._next_prune = min(state._next_prune, t + (WINDOW_S if t > cutoff else OPEN_S))
     return True
 
@@ -495,8 +519,7 @@ def merge(survivor: CustomerState, other: CustomerState) -> CustomerState:
     merged.evaluated_to = _min_opt(survivor.evaluated_to, other.evaluated_to)
     for rec in other.inbound:
         if rec.event_id not in merged.ids:
-            bisect.insort(merged.inbound, rec)
-            merged.ids.add(rec.event_id)
+            merged._insert(rec)
     for key, conv in other.conversations.items():
         mine = merged.conversations.get(key)
         if mine is None:

@@ -83,6 +83,7 @@ from streams.workers.records import (
     first_response_from_json,
     first_response_json,
 )
+from streams.workers.states import DecodedStates
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,8 @@ def build_app(
     # Customers with an unanswered public post: customer_id -> wall-clock deadline (epoch s).
     # In memory only: rebuilt from the customers table after a restart (see `tick_pending`).
     deadlines: dict[str, float] = {}
+    # Feature states kept decoded between batches, while the table holds what they wrote.
+    states = DecodedStates(config.decoded_states_kept)
     deadlines_loaded = [False]
 
     async def reject(
@@ -494,12 +497,8 @@ def build_app(
         async def step(self, ev: InteractionEvent) -> None:
             cid = self.cid
             if self.state is None:
-                self.record = customers.get(cid)
-                self.state = (
-                    CustomerState.from_dict(self.record["state"])
-                    if self.record
-                    else CustomerState(cid)
-                )
+                self.record = customers.get(cid) or None
+                self.state = states.take(cid, self.record)
             # Features once per batch (in `finish`), not per event: only the last are kept.
             update, raised = step(self.state, ev, active_rules, with_features=False)
             for sig in raised:
@@ -528,6 +527,7 @@ def build_app(
                     config.signals_kept,
                 )
                 await _put(send, customers, partition, self.cid, record, origin)
+                states.keep(self.cid, record, self.state)
             due = pending_deadline(self.state, active_rules)
             if due is None:
                 deadlines.pop(self.cid, None)

@@ -89,6 +89,14 @@ class StreamsConfig(BaseModel):
         15.0, gt=0, description="How often customers with unanswered public posts are checked."
     )
     signals_kept: int = Field(50, ge=1, description="Recent signals kept per customer.")
+    decoded_states_kept: int = Field(
+        100_000,
+        ge=0,
+        description=(
+            "Customers whose feature state the timeline agent keeps decoded between batches "
+            "(streams.workers.states; 0: decode at every batch)."
+        ),
+    )
     # The registry's topics; overridable so tests and benchmarks can run isolated pipelines
     # on one broker.
     interactions_topic: str = Field(T.INTERACTIONS, description="Input: canonical events.")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from schemas.events import InteractionEvent
 from streams.features.customer import customer_features
-from streams.features.state import CustomerState, apply
+from streams.features.state import CustomerState, apply, merge
 from tests.streams.features.factory import ev
 from tests.streams.features.oracle import oracle_features
 
@@ -106,3 +106,24 @@ def test_forty_days_any_order_same_features(data: st.DataObject) -> None:
 def _arrival_key(pair: tuple[int, InteractionEvent]) -> tuple[float, str]:
     delay, e = pair
     return (e.occurred_at.timestamp() + 60 * delay, e.event_id)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_written_inbound_rows_follow_every_change(data: st.DataObject) -> None:
+    # `to_dict` writes rows it keeps in step with `inbound` (inserts, pruning, a decoded
+    # state, a merge): after every step they equal the rows rebuilt from `inbound`.
+    events = data.draw(journeys(span_min=40 * 24 * 60))
+    arrival = _arrivals(data.draw, events)
+    cut = data.draw(st.integers(0, len(arrival)))
+    state = CustomerState()
+    for i, e in enumerate(arrival):
+        if i == cut:
+            state = CustomerState.from_dict(state.to_dict())
+        apply(state, e)
+        assert state.to_dict()["inbound"] == [list(r) for r in state.inbound]
+    other = _state(data.draw(journeys(span_min=40 * 24 * 60)))
+    merged = merge(state, other)
+    assert merged.to_dict()["inbound"] == [list(r) for r in merged.inbound]
+    apply(merged, arrival[-1])
+    assert merged.to_dict()["inbound"] == [list(r) for r in merged.inbound]
