@@ -220,7 +220,6 @@ def build_app(
         value_type=bytes,
     )
     dlq = app.topic(config.dlq_topic, key_type=bytes, value_type=bytes)
-    signals_out = app.topic(config.signals_topic, key_type=bytes, value_type=bytes)
     first_responses = app.topic(
         first_responses_topic(config.app_id),
         partitions=T.STREAM_PARTITIONS,
@@ -575,15 +574,22 @@ def build_app(
             record = customers.get(cid)
             if not record:
                 continue
-            state = CustomerState.from_dict(record["state"])
+            state = states.take(cid, record)
             raised = tick(state, now, rules)
             for sig in raised:
-                await signals_out.send(
-                    key=cid.encode(), value=sig.to_json_bytes(), headers=signal_headers(sig)
+                await send(
+                    config.signals_topic,
+                    cid.encode(),
+                    sig.to_json_bytes(),
+                    headers=signal_headers(sig),
                 )
-            customers[cid] = customer_record(
+            new = customer_record(
                 record, state.to_dict(), record["features"], raised, config.signals_kept
             )
+            # The tick's partition is the customer's (both keyed by customer_id), as faust's
+            # `customers[cid] = ...` would choose; sent like the timeline agent's writes.
+            await _put(send, customers, event.message.partition, cid, new, origin)
+            states.keep(cid, new, state)
 
     @app.timer(interval=config.tick_interval_s)
     async def tick_pending() -> None:

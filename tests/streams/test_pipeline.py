@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,35 @@ def test_features_signals_and_reply_time_follow_the_merged_customer(
     }
     denied = client.get(f"/v1/customers/{cid}/features")
     assert denied.status_code == 401
+
+
+def test_a_public_post_left_unanswered_is_signalled_by_the_wall_clock(
+    running: Workers, api: tuple
+) -> None:
+    """A public social post two hours old, then nothing: no later event moves its customer's
+    event time past the reply deadline, so only the worker's wall-clock tick (the timer every
+    `tick_interval_s` and the `clock` agent) can raise `unanswered_public_post`."""
+    client, key, _ = api
+    auth = {"Authorization": f"Bearer {key}"}
+    handle = {"type": "social_handle", "value": "@Quiet_Poster"}
+    post = make_event(
+        "tick-post-1",
+        0,
+        "social",
+        [handle],
+        conversation="tweet-tick-1",
+        text="still waiting for my refund",
+        start=datetime.now(UTC) - timedelta(hours=2),
+    )
+    produce(running.bootstrap, running.config.interactions_topic, [post])
+    cid = customer_id_for("social_handle:quiet_poster")
+
+    def signalled() -> list | None:
+        r = client.get(f"/v1/customers/{cid}/signals", headers=auth)
+        got = r.json()["signals"] if r.status_code == 200 else []
+        return [s for s in got if s["type"] == "unanswered_public_post"] or None
+
+    # Raised at the deadline, an hour after the customer's only event: past its event time.
+    (sig,) = wait_for(signalled, timeout=3 * running.config.tick_interval_s + 30)
+    assert sig["evidence"] == ["tick-post-1"]
+    assert sig["raised_at"].startswith((post.occurred_at + timedelta(hours=1)).isoformat()[:16])
