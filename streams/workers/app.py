@@ -346,8 +346,9 @@ def build_app(
                 for old, new in res.merges:
                     merged = True
                     out_msgs.append((old, {"t": "merge", "to": new}))
-                out = ev.model_copy(update={"customer_id": res.customer_id})
-                out_msgs.append((res.customer_id, {"t": "event", "e": out.model_dump(mode="json")}))
+                out = ev.model_dump(mode="json")
+                out["customer_id"] = res.customer_id  # (its place in the dump is kept)
+                out_msgs.append((res.customer_id, {"t": "event", "e": out}))
             pending.extend(await send_resolved(out_msgs))
             if merged:
                 # Merges must reach the broker before the graph records them (see module doc).
@@ -431,7 +432,9 @@ def build_app(
         """Apply one customer's messages of a batch; returns the write to do once the batch's
         forwarded messages (`forward`, extended on success, as `responses`, the first
         responses) are acknowledged."""
-        tl = BucketedTimeline(cid, timelines.get(cid), timelines.get)
+        # The tables' stores themselves (`_put` writes them): faust's Mapping interface runs
+        # a sensor per read.
+        tl = BucketedTimeline(cid, timelines.data.get(cid), timelines.data.get)
         rules_run = RulesRun(cid)
         moved: list[tuple[str, dict[str, Any]]] = []
         for _event, msg in items:
@@ -496,7 +499,7 @@ def build_app(
         async def step(self, ev: InteractionEvent) -> None:
             cid = self.cid
             if self.state is None:
-                self.record = customers.get(cid) or None
+                self.record = customers.data.get(cid) or None
                 self.state = states.take(cid, self.record)
             # Features once per batch (in `finish`), not per event: only the last are kept.
             update, raised = step(self.state, ev, active_rules, with_features=False)
