@@ -734,8 +734,15 @@ async def _write_graph(
 
 def _json(obj: Any) -> bytes:
     """A table key or value as faust's `json` codec writes it (compact JSON; the memory store
-    needs no `_on_changelog_sent` bookkeeping, which only records offsets for RocksDB)."""
-    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+    needs no `_on_changelog_sent` bookkeeping, which only records offsets for RocksDB).
+
+    orjson's `OPT_NON_STR_KEYS` nearly doubled the time of a timeline bucket (16.5 against
+    8.6 us for 16 events), and every key the tables write is a string; the option is only the
+    fallback for a value that has another key (the same bytes for string keys)."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _envelope_list(items: list[dict[str, Any]]) -> bytes:
