@@ -196,7 +196,7 @@ def _our_stream_rate(bootstrap: str, tmp: Path) -> float:
         marker="streams.workers",
     )
     try:
-        ours = streams_bench.stream_throughput(bootstrap, config, worker)
+        ours, _cpu = streams_bench.stream_throughput(bootstrap, config, worker)
     finally:
         worker.stop(timeout=20)
     report("stream_events_per_s", ours, "events/s")
