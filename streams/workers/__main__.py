@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import faust
@@ -18,6 +20,10 @@ from streams.workers.topics import ensure_internal_topics
 GC_THRESHOLDS = (50_000, 20, 100)
 # Every this many seconds: a full collection, then the survivors frozen out of later ones.
 GC_FREEZE_EVERY_S = 60.0
+# A periodic collection that held the worker at least this long is logged (a warning).
+GC_PAUSE_LOGGED_S = 0.1
+
+log = logging.getLogger(__name__)
 
 
 def tune_gc(app: faust.App) -> Callable[[], Awaitable[None]]:
@@ -34,8 +40,17 @@ def tune_gc(app: faust.App) -> Callable[[], Awaitable[None]]:
     gc.set_threshold(*GC_THRESHOLDS)
 
     async def freeze_survivors() -> None:
+        started = time.perf_counter()
         gc.collect()
         gc.freeze()
+        took = time.perf_counter() - started
+        if took >= GC_PAUSE_LOGGED_S:
+            # The whole worker waits for it: a pause that long shows in freshness.
+            log.warning(
+                "gc: a full collection and freeze held the worker %.0f ms (%d frozen)",
+                took * 1000,
+                gc.get_freeze_count(),
+            )
 
     app.timer(interval=GC_FREEZE_EVERY_S)(freeze_survivors)
     return freeze_survivors

@@ -38,3 +38,20 @@ def test_thresholds_are_raised_and_a_timer_freezes_the_survivors(gc_state: None)
     cycle.append(cycle)
     del cycle
     assert gc.collect() >= 1
+
+
+def test_a_long_collection_is_logged(
+    gc_state: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import streams.workers.__main__ as worker_main
+
+    app = faust.App("gc-tuning-log-test", broker="memory://", store="memory://")
+    timer = tune_gc(app)
+    monkeypatch.setattr(worker_main, "GC_PAUSE_LOGGED_S", 0.0)  # every collection is "long"
+    with caplog.at_level("WARNING"):
+        asyncio.run(asyncio.wait_for(timer(), 30))
+    assert any("full collection and freeze held the worker" in r.message for r in caplog.records)
+    monkeypatch.setattr(worker_main, "GC_PAUSE_LOGGED_S", 3600.0)
+    caplog.clear()
+    asyncio.run(asyncio.wait_for(timer(), 30))
+    assert not caplog.records
