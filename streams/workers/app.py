@@ -610,7 +610,9 @@ def build_app(
                 deadlines.pop(cid, None)
                 await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 
-    register_erasure(app, config, nodes, components, timelines, customers)  # cx.erasures.v1
+    register_erasure(  # cx.erasures.v1
+        app, config, nodes, components, timelines, customers, forget=states.forget
+    )
     return app
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,9 +142,11 @@ def register_erasure(
     timelines: MutableMapping[str, Any],
     customers: MutableMapping[str, Any],
     erasures_topic: str = T.ERASURES,
+    forget: Callable[[str], None] | None = None,
 ) -> None:
     """Add the erasure agents to the worker app (one line in `streams.workers.app`), creating
-    their topics first."""
+    their topics first. `forget(customer_id)` drops what the worker keeps of an erased
+    customer outside its tables (the decoded feature states, `streams.workers.states`)."""
     bootstrap = ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
     ensure_erasure_topics(bootstrap, config, erasures_topic)
     erasures = app.topic(erasures_topic, key_type=bytes, value_type=bytes)
@@ -221,3 +223,5 @@ def register_erasure(
                     del timelines[key]
             if cid in customers:
                 del customers[cid]
+            if forget is not None:
+                forget(cid)

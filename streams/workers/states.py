@@ -49,5 +49,9 @@ class DecodedStates:
         while len(self._kept) > self.size:
             self._kept.popitem(last=False)
 
+    def forget(self, customer_id: str) -> None:
+        """Drop the customer's kept state (an erasure: nothing of it stays in memory)."""
+        self._kept.pop(customer_id, None)
+
     def __len__(self) -> int:
         return len(self._kept)

@@ -76,3 +76,15 @@ def test_the_least_recently_kept_go_first() -> None:
     s = none.take("x", None)
     none.keep("x", _written(s), s)
     assert len(none) == 0
+
+
+def test_a_forgotten_customer_leaves_nothing_kept() -> None:
+    # An erasure drops the kept state at once, not at the next batch or eviction.
+    states = DecodedStates(10)
+    state = states.take("c1", None)
+    record = _written(state)
+    states.keep("c1", record, state)
+    states.forget("c1")
+    states.forget("never-seen")
+    assert len(states) == 0
+    assert states.take("c1", record) is not state
