@@ -77,6 +77,7 @@ from streams.workers.erasure import register_erasure
 from streams.workers.faust_fixes import apply as apply_faust_fixes
 from streams.workers.faust_fixes import consume_directly
 from streams.workers.journal import cleared, journal_records, pending_writes
+from streams.workers.pacing import paced
 from streams.workers.records import (
     customer_record,
     event_from_resolved,
@@ -598,15 +599,20 @@ def build_app(
     async def tick_pending() -> None:
         """Wall-clock time advances the clock rules for customers with pending posts."""
         if not deadlines_loaded[0]:
-            # After a restart: find pending customers in the state this worker holds.
-            for cid, record in list(customers.items()):
+            # After a restart: find pending customers in the state this worker holds (paced
+            # like the ticks: every customer is decoded once).
+            held = list(customers.data.items())
+            async for cid, record in paced(held, config.tick_rate_per_s * 5, chunk=100):
                 due = pending_deadline(CustomerState.from_dict(record["state"]), rules)
                 if due is not None:
                     deadlines[cid] = due.timestamp()
             deadlines_loaded[0] = True
         now = datetime.now(UTC).timestamp()
-        for cid, deadline in list(deadlines.items()):
-            if deadline <= now:
+        due_now = [cid for cid, deadline in deadlines.items() if deadline <= now]
+        # Spread over time: after a replay hundreds are due at once, and the clock agent's
+        # burst held up the live pipeline (streams.workers.pacing).
+        async for cid in paced(due_now, config.tick_rate_per_s):
+            if deadlines.get(cid, now + 1) <= now:
                 deadlines.pop(cid, None)
                 await ticks.send(key=cid.encode(), value=_envelope({"now": now}))
 

@@ -88,6 +88,14 @@ class StreamsConfig(BaseModel):
     tick_interval_s: float = Field(
         15.0, gt=0, description="How often customers with unanswered public posts are checked."
     )
+    tick_rate_per_s: float = Field(
+        200.0,
+        gt=0,
+        description=(
+            "At most this many wall-clock ticks a second (a burst of due customers is spread "
+            "out, streams.workers.pacing)."
+        ),
+    )
     signals_kept: int = Field(50, ge=1, description="Recent signals kept per customer.")
     decoded_states_kept: int = Field(
         100_000,
