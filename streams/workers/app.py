@@ -575,7 +575,7 @@ def build_app(
         async for event in stream.events():
             cid = event.key.decode()
             now = datetime.fromtimestamp(orjson.loads(event.value)["now"], UTC)
-            record = customers.get(cid)
+            record = customers.data.get(cid)  # the store, as the timeline agent reads it
             if not record:
                 continue
             state = states.take(cid, record)
