@@ -76,6 +76,14 @@ class StreamsConfig(BaseModel):
             "stream machinery (streams.workers.faust_fixes.consume_directly)."
         ),
     )
+    open_batches: bool = Field(
+        True,
+        description=(
+            "Append the records the worker sends straight to the producer's open batch of "
+            "their partition, one delivery future per batch (streams.workers.delivery."
+            "OpenBatches); false sends every record through aiokafka's send."
+        ),
+    )
     log_level: str = Field("info", description="faust worker log level.")
     topic_replication_factor: int = Field(
         1,
