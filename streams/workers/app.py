@@ -79,10 +79,13 @@ from streams.workers.faust_fixes import consume_directly
 from streams.workers.journal import cleared, journal_records, pending_writes
 from streams.workers.pacing import paced
 from streams.workers.records import (
+    RawEvent,
     customer_record,
-    event_from_resolved,
     first_response_from_json,
     first_response_json,
+    moved_event,
+    raw_default,
+    resolved_event,
 )
 from streams.workers.states import DecodedStates
 
@@ -361,9 +364,11 @@ def build_app(
                 for old, new in res.merges:
                     merged = True
                     out_msgs.append((old, {"t": "merge", "to": new}))
-                out = ev.model_dump(mode="json")
-                out["customer_id"] = res.customer_id  # (its place in the dump is kept)
-                out_msgs.append((res.customer_id, {"t": "event", "e": out}))
+                # Serialised once, here: the timeline agent validates these bytes, publishes
+                # them and keeps them in the timeline (`streams.workers.records.RawEvent`).
+                ev.customer_id = res.customer_id
+                raw = RawEvent(ev.to_json_bytes())
+                out_msgs.append((res.customer_id, {"t": "event", "e": raw}))
             pending.extend(await send_resolved(out_msgs))
             if merged:
                 # Merges must reach the broker before the graph records them (see module doc).
@@ -414,7 +419,7 @@ def build_app(
                     for event, msg in items:
                         await reject(
                             cid.encode(),
-                            orjson.dumps(msg),
+                            orjson.dumps(msg, default=raw_default),
                             exc,
                             event.message.partition,
                             event.message.offset,
@@ -466,8 +471,10 @@ def build_app(
                 to = tl.head["to"]
                 moved.append((to, _moved(msg["e"], to)))
             else:
-                # Validated by the identity agent, which wrote it: no second validation.
-                ev = event_from_resolved(msg["e"])
+                # Written by the identity agent from the event it validated; built again
+                # from its bytes (the cheapest way, pydantic's validator), which are what is
+                # published and kept.
+                ev, raw = resolved_event(msg["e"])
                 entry = {"ts": ev.occurred_at.timestamp(), "id": ev.event_id, "e": msg["e"]}
                 if tl.insert(entry, retention_s):
                     # Publish before recording: a crash in between repeats the publication
@@ -475,7 +482,7 @@ def build_app(
                     await send(
                         config.customer_events_topic,
                         cid.encode(),
-                        ev.to_json_bytes(),
+                        raw,
                         headers=interaction_headers(ev),
                     )
                 # Features and rules run on repeats too: they are idempotent by event_id and
@@ -762,9 +769,9 @@ def _json(obj: Any) -> bytes:
     8.6 us for 16 events), and every key the tables write is a string; the option is only the
     fallback for a value that has another key (the same bytes for string keys)."""
     try:
-        return orjson.dumps(obj)
+        return orjson.dumps(obj, default=raw_default)
     except TypeError:
-        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(obj, default=raw_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _envelope_list(items: list[dict[str, Any]]) -> bytes:
@@ -775,5 +782,5 @@ def _envelope(obj: dict[str, Any]) -> bytes:
     return orjson.dumps(obj)
 
 
-def _moved(event_json: dict[str, Any], to: str) -> dict[str, Any]:
-    return {"t": "event", "e": {**event_json, "customer_id": to}}
+def _moved(event: RawEvent | dict[str, Any], to: str) -> dict[str, Any]:
+    return {"t": "event", "e": moved_event(event, to)}

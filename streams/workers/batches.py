@@ -8,10 +8,12 @@ CPU there. The two internal hops of each event therefore carry batches:
 - `route` -> `<app>-identity-in`: the raw input records of a batch, with their source position
   (`pack_sources`, a length-prefixed binary frame: the payloads are arbitrary bytes, junk
   included, that the identity agent validates);
-- `identity` and `timeline` -> `<app>-resolved`: `[customer_id, message]` pairs grouped by the
+- `identity` and `timeline` -> `<app>-resolved`: `(customer_id, message)` pairs grouped by the
   partition the customer's key maps to (`group_by_partition`, `pack_resolved`), so a record
   lands where a record keyed by each of its customers would have landed, and the timeline
-  agent (and the table partitions it writes) sees each customer on its own partition.
+  agent (and the table partitions it writes) sees each customer on its own partition. The
+  pairs go as length-prefixed frames too: an event as its canonical JSON bytes
+  (`streams.workers.records.RawEvent`), taken out again without parsing the batch.
 
 Records are cut at `MAX_RECORD_BYTES`, well under the broker's 1 MB `message.max.bytes`.
 Readers also accept the single-message records written before (rolling upgrades, old topics).
@@ -27,10 +29,15 @@ from typing import Any
 import orjson
 
 from streams.ingest.kafka import key_hash
+from streams.workers.records import RawEvent, raw_default
 
 MAX_RECORD_BYTES = 512 * 1024
 SOURCES_MAGIC = b"\x00cxs1"  # a JSON event never starts with a NUL byte
 _HEAD = struct.Struct(">iqii")  # partition, offset, key length (-1: none), value length
+
+RESOLVED_MAGIC = b"\x00cxr1"  # nor does a JSON batch
+_FRAME = struct.Struct(">HBI")  # customer_id length, kind, payload length
+_EVENT, _MERGE, _REVIVE, _JSON = 0, 1, 2, 3
 
 Source = tuple[int, int, bytes | None, bytes]
 """An input record: (partition, offset, key, value)."""
@@ -118,33 +125,76 @@ def group_by_partition(
 def pack_resolved(
     items: Iterable[tuple[str, dict[str, Any]]], limit: int = MAX_RECORD_BYTES
 ) -> list[bytes]:
-    """`(customer_id, message)` pairs as `{"t": "batch", "m": [[cid, message], ...]}` values
-    of at most about `limit` bytes each (a single larger message goes alone)."""
+    """`(customer_id, message)` pairs as `RESOLVED_MAGIC` + frames, values of at most about
+    `limit` bytes each (a single larger message goes alone).
+
+    A frame is (customer_id length, kind, payload length), the customer_id, the payload: an
+    event carried as a `RawEvent` goes as its bytes (kind event), a merge as its survivor's
+    id, a revive as nothing, any other message as its JSON (kind json)."""
     out: list[bytes] = []
-    chunk: list[bytes] = []
-    size = 0
+    parts: list[bytes] = [RESOLVED_MAGIC]
+    size = len(RESOLVED_MAGIC)
     for cid, msg in items:
-        part = orjson.dumps([cid, msg])
-        if chunk and size + len(part) > limit:
-            out.append(_resolved_value(chunk))
-            chunk, size = [], 0
-        chunk.append(part)
-        size += len(part) + 1
-    if chunk:
-        out.append(_resolved_value(chunk))
+        kind, payload = _resolved_payload(msg)
+        cid_b = cid.encode()
+        n = _FRAME.size + len(cid_b) + len(payload)
+        if len(parts) > 1 and size + n > limit:
+            out.append(b"".join(parts))
+            parts, size = [RESOLVED_MAGIC], len(RESOLVED_MAGIC)
+        parts.extend((_FRAME.pack(len(cid_b), kind, len(payload)), cid_b, payload))
+        size += n
+    if len(parts) > 1:
+        out.append(b"".join(parts))
     return out
 
 
-def _resolved_value(parts: list[bytes]) -> bytes:
-    # The pairs were serialised once each (for their size); join them as JSON text.
-    return b'{"t":"batch","m":[' + b",".join(parts) + b"]}"
+def _resolved_payload(msg: dict[str, Any]) -> tuple[int, bytes]:
+    t = msg.get("t")
+    if t == "event" and type(msg.get("e")) is RawEvent and len(msg) == 2:
+        return _EVENT, msg["e"].raw
+    if t == "merge" and len(msg) == 2 and isinstance(msg.get("to"), str):
+        return _MERGE, msg["to"].encode()
+    if t == "revive" and len(msg) == 1:
+        return _REVIVE, b""
+    return _JSON, orjson.dumps(msg, default=raw_default)
 
 
 def unpack_resolved(key: bytes | None, value: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The `(customer_id, message)` pairs of a record on `<app>-resolved`: a batch, or a single
-    message keyed by its customer (the format before batches)."""
+    """The `(customer_id, message)` pairs of a record on `<app>-resolved`: frames of
+    `pack_resolved`, a JSON batch (`{"t": "batch", "m": [[cid, message], ...]}`, written
+    before 2026-12-07), or a single message keyed by its customer (before that).
+
+    Raises:
+        ValueError: a `pack_resolved` value that is cut short.
+    """
+    if value.startswith(RESOLVED_MAGIC):
+        yield from _unpack_frames(value)
+        return
     msg = orjson.loads(value)
     if msg.get("t") == "batch":
         yield from msg["m"]  # [customer_id, message] pairs
     else:
         yield (key or b"").decode(), msg
+
+
+def _unpack_frames(value: bytes) -> Iterator[tuple[str, dict[str, Any]]]:
+    i, end = len(RESOLVED_MAGIC), len(value)
+    while i < end:
+        if i + _FRAME.size > end:
+            raise ValueError("truncated batch of resolved messages")
+        clen, kind, plen = _FRAME.unpack_from(value, i)
+        i += _FRAME.size
+        if i + clen + plen > end:
+            raise ValueError("truncated batch of resolved messages")
+        cid = value[i : i + clen].decode()
+        i += clen
+        payload = value[i : i + plen]
+        i += plen
+        if kind == _EVENT:
+            yield cid, {"t": "event", "e": RawEvent(payload)}
+        elif kind == _MERGE:
+            yield cid, {"t": "merge", "to": payload.decode()}
+        elif kind == _REVIVE:
+            yield cid, {"t": "revive"}
+        else:
+            yield cid, orjson.loads(payload)

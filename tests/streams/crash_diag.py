@@ -117,8 +117,10 @@ def trace(bootstrap: str, config: StreamsConfig, ids: set[str]) -> Trace:
                 t.seen[eid]["2 identity-in"].append(see(r, (k or b"").decode()))
     for r in read_all(bootstrap, resolved_topic(app)):
         for key, msg in unpack_resolved(r.key, r.value):
-            if msg.get("t") == "event" and msg["e"]["event_id"] in ids:
-                t.seen[msg["e"]["event_id"]]["3 resolved"].append(see(r, key))
+            e = msg.get("e")
+            eid = (e if isinstance(e, dict) else e.as_dict())["event_id"] if e else None
+            if msg.get("t") == "event" and eid in ids:
+                t.seen[eid]["3 resolved"].append(see(r, key))
             elif msg.get("t") in ("merge", "revive"):
                 t.control[key].append(see(r, key, f"{msg['t']} {msg.get('to', '')}".strip()))
                 if msg.get("to"):

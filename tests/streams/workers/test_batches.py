@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.workers.batches import (
+    RESOLVED_MAGIC,
     SOURCES_MAGIC,
     cached_partitioner,
     group_by_partition,
@@ -20,6 +21,7 @@ from streams.workers.batches import (
     unpack_resolved,
     unpack_sources,
 )
+from streams.workers.records import RawEvent
 
 pytestmark = pytest.mark.unit
 
@@ -106,3 +108,36 @@ def test_resolved_round_trip_and_cut() -> None:
 def test_resolved_reads_the_single_message_format() -> None:
     value = orjson.dumps({"t": "merge", "to": "cus_b"})
     assert list(unpack_resolved(b"cus_a", value)) == [("cus_a", {"t": "merge", "to": "cus_b"})]
+
+
+def test_resolved_frames_carry_raw_events_merges_revives_and_other_messages() -> None:
+    raw = RawEvent(b'{"event_id":"e1","customer_id":"cus_a","text":"caf\xc3\xa9 \\"q\\""}')
+    pairs = [
+        ("cus_a", {"t": "event", "e": raw}),
+        ("cus_b", {"t": "merge", "to": "cus_a"}),
+        ("cus_b", {"t": "revive"}),
+        ("cus_c", {"t": "event", "e": {"event_id": "e2", "customer_id": "cus_c"}}),
+        ("cus_\u00e9", {"t": "merge", "to": "cus_\u00fc"}),
+    ]
+    (value,) = pack_resolved(pairs)
+    assert value.startswith(RESOLVED_MAGIC)
+    back = list(unpack_resolved(None, value))
+    assert back == pairs
+    assert back[0][1]["e"].raw == raw.raw  # the event's bytes, as they were
+    with pytest.raises(ValueError, match="truncated"):
+        list(unpack_resolved(None, value[:-3]))
+
+
+def test_resolved_frames_are_cut_at_the_limit() -> None:
+    event = RawEvent(b'{"x":"' + b"y" * 200 + b'"}')
+    pairs = [(f"cus_{i}", {"t": "event", "e": event}) for i in range(40)]
+    values = pack_resolved(pairs, limit=1000)
+    assert len(values) > 5
+    assert all(len(v) <= 1000 for v in values)
+    assert [p for v in values for p in unpack_resolved(None, v)] == pairs
+
+
+def test_resolved_reads_the_json_batches_written_before_frames() -> None:
+    pairs = [["cus_a", {"t": "event", "e": {"event_id": "e1"}}], ["cus_b", {"t": "revive"}]]
+    value = orjson.dumps({"t": "batch", "m": pairs})
+    assert [list(p) for p in unpack_resolved(None, value)] == pairs

@@ -13,7 +13,15 @@ from schemas.cloudevents import interaction_headers
 from schemas.signals import OutreachSignal
 from streams.identity import IdentityGraph
 from streams.workers.app import Overlay, _json
-from streams.workers.records import customer_record, event_from_resolved, features_json
+from streams.workers.records import (
+    RawEvent,
+    customer_record,
+    event_from_resolved,
+    features_json,
+    moved_event,
+    raw_default,
+    resolved_event,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -107,3 +115,31 @@ def test_table_values_encode_as_with_non_string_keys() -> None:
     for value in (bucket, {"to": None, "b": [3, 4]}, "cus_1#4", {"nested": {"k": [1.5, None]}}):
         assert _json(value) == orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
     assert _json({1: "a", "b": {2.5: True}}) == b'{"1":"a","b":{"2.5":true}}'
+
+
+def test_a_raw_event_is_published_validated_moved_and_stored_as_the_dict_was() -> None:
+    # What the identity agent sends (the event's bytes, customer_id set) gives the timeline
+    # agent the same model and published bytes as the dump it replaced, and a bucket holding
+    # it encodes to the same JSON as one holding the dict.
+    events = journeys(200, 8, seed=11, tag="raw")
+    events.append(
+        events[0].model_copy(
+            update={"attributes": {"a": [1, 2.5, None], "f": 1e-7}, "text": "caf\u00e9 \u2028"}
+        )
+    )
+    for ev in events:
+        resolved = ev.model_copy(update={"customer_id": "cus_x"})
+        dumped = orjson.loads(orjson.dumps(resolved.model_dump(mode="json")))
+        raw = RawEvent(resolved.to_json_bytes())
+        got, published = resolved_event(raw)
+        old, old_published = resolved_event(dumped)
+        assert got == old == resolved
+        assert published == old_published
+        entry = {"ts": got.occurred_at.timestamp(), "id": got.event_id}
+        assert _json([{**entry, "e": raw}]) == _json([{**entry, "e": dumped}])
+        assert orjson.loads(_json([{**entry, "e": raw}]))[0]["e"] == dumped
+        moved, moved_old = moved_event(raw, "cus_y"), moved_event(dumped, "cus_y")
+        assert moved == moved_old
+        assert resolved_event(moved)[0] == resolved.model_copy(update={"customer_id": "cus_y"})
+    with pytest.raises(TypeError):
+        raw_default(object())
