@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -46,6 +47,30 @@ def new_cluster_id() -> str:
         if not cluster_id.startswith("-"):
             return cluster_id
 
+KAFKA_JVM_OPTIONS = (
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+)
+"""Kafka's own garbage-collector options (`kafka-run-class.sh`)."""
+
+SMALL_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseParallelGC")
+"""A broker on a machine of a few cores that it shares with the stream workers.
+
+Measured on the 2-core machine during the stream benchmark's freshness run (1,000 events/s,
+2026-12-07), the broker with Kafka's options used 19.7-20.2 CPU seconds in 23 s, most of it
+not serving requests: the C2 compiler 8.4-8.5 s (still compiling a minute after start) and
+G1's concurrent marking and GC threads 3.6 s, against 5.6-6.0 s for the request handlers.
+C1 alone compiles in a fraction of that and the parallel collector's young collections cost
+~0.1 s: 9.3-9.6 s in all, and that CPU went to the worker (docs/infra.md has the runs)."""
+
+
+def jvm_options(profile: str) -> tuple[str, ...]:
+    """The JVM options of a broker for `KafkaConfig.jvm`."""
+    return SMALL_JVM_OPTIONS if profile == "small" else KAFKA_JVM_OPTIONS
+
+
 class KafkaConfig(BaseModel):
     """Where and how the local Kafka broker (or cluster) runs."""
 
@@ -57,6 +82,14 @@ class KafkaConfig(BaseModel):
     nodes: int = Field(1, ge=1, le=9, description="1 for a single broker, 3 for the cluster shape.")
     data_dir: Path = Field(Path(".omnicx/kafka"), description="Broker storage, configs and logs.")
     heap_mb: int = Field(512, ge=128, description="JVM heap of each broker.")
+    jvm: Literal["small", "kafka"] = Field(
+        "small",
+        description=(
+            "JVM options of the brokers. 'small' (a broker sharing a few cores with the stream "
+            "workers): the C1 compiler only and the parallel collector; 'kafka': Kafka's own "
+            "(kafka-run-class.sh: G1, pauses of 20 ms, both compilers). See docs/infra.md."
+        ),
+    )
     java: str = Field("java", description="The java executable (Java 17 or newer).")
     jars_dir: Path = Field(DEFAULT_JARS_DIR, description="Where Maven put the broker jars.")
     start_timeout_s: float = Field(90.0, description="How long start() waits for the brokers.")
@@ -336,10 +369,7 @@ class LocalKafka:
             f"-Xms{min(heap, 256)}m",
             f"-Xmx{heap}m",
             "-server",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=35",
-            "-XX:+ExplicitGCInvokesConcurrent",
+            *jvm_options(self.config.jvm),
             "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={self.node_dir(node_id) / 'logs'}",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
