@@ -4,7 +4,8 @@ update on the peer's output topic.
 
 The events are the freshness run's own (`streams_bench.freshness_event`: chat messages of 200
 customers, occurring now), as `cx.customer-events.v1` records (customer id as key, Kafka
-timestamp = `occurred_at`), produced one at a time at the rate streams_bench used in this run
+timestamp = `occurred_at`), produced one at a time (batched as streams_bench batches them,
+`LOAD_LINGER_MS`) at the rate streams_bench used in this run
 (`freshness_rate_events_per_s`; OMNICX_BENCH_FRESHNESS_RATE, default 1,000/s, when it did
 not run) for as long (`FRESHNESS_SECONDS`). A consumer of the output topic in the same event loop
 matches each update (customer, window, count) to the event that made it; an event whose update
@@ -106,7 +107,7 @@ async def drive(
     source, sink = topics
     tracker, stop = Tracker(), asyncio.Event()
     follower = asyncio.create_task(_follow(bootstrap, sink, tracker, stop))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=streams_bench.LOAD_LINGER_MS)
     warm = streams_bench.FRESH_CUSTOMERS
     try:
         await producer.start()

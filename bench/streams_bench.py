@@ -12,7 +12,8 @@ the Customer API, against a fresh local broker.
 - `aiokafka_consume_events_per_s`: a bare aiokafka loop reading the same N events in the same
   run (the ceiling for Python consumption); `stream_vs_aiokafka` is the ratio.
 - `freshness_ms_p50` / `_p99`: events produced at the steady 1,000 events/s of issue 4
-  (`freshness_rate_events_per_s`; OMNICX_BENCH_FRESHNESS_RATE overrides it) until visible in
+  (`freshness_rate_events_per_s`; OMNICX_BENCH_FRESHNESS_RATE overrides it; batched as the
+  ingest producer batches, `LOAD_LINGER_MS`, the linger counted in the figure) until visible in
   the Customer API's state (the event in the customer's timeline; its features are written
   just before it). A worker that does not keep up at that rate shows it here as queueing.
 - `freshness_sustained_ms_p50` / `_p99`: the same at half the measured throughput
@@ -55,6 +56,7 @@ from schemas.identity import customer_id_for
 from streams.api import ApiConfig, ApiKeyStore, create_app
 from streams.api.customers import customer_api, state_view_for
 from streams.api.state import StateView
+from streams.ingest.kafka import ProducerConfig
 from streams.timeline import customer_of_key, newest_first
 from streams.workers.config import TIMELINES_TABLE, StreamsConfig, worker_argv
 
@@ -63,6 +65,11 @@ CUSTOMERS = max(1, N_EVENTS // 25)
 FRESHNESS_RATE = float(os.environ.get("OMNICX_BENCH_FRESHNESS_RATE", "1000"))
 FRESHNESS_SECONDS = 20.0
 API_RATE = 300.0
+LOAD_LINGER_MS = ProducerConfig().linger_ms
+"""The freshness runs' load producer batches as omnicx's ingest producer does (5 ms). Until
+2026-12-07 it sent each event as a produce request of its own (linger 0): a thousand requests
+a second that cost the broker and the load generator CPU that the 2-core machine's worker
+then lacked (docs/streams.md, Figures 2026-12-07). The peers are fed the same way."""
 API_SECONDS = 5.0
 
 
@@ -255,7 +262,7 @@ async def freshness(
     await view.start()
     await view.wait_caught_up(120)
     view.on_change = changed
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=LOAD_LINGER_MS)
     await producer.start()
     n = int(rate * FRESHNESS_SECONDS)
     try:

@@ -162,16 +162,3 @@ class OpenBatches:
             shield = batch._omnicx_shield = asyncio.shield(batch.future)
         return shield
 
-
-def expedite(producer: Any) -> None:
-    """Have `producer` (an `aiokafka.AIOKafkaProducer`) send what it holds now, without waiting
-    out the linger: its open batches are closed and its sender woken, as aiokafka's own
-    `flush_for_commit` does. Called right before a delivery is awaited (merges, the identity
-    journal), which otherwise waited the linger (20 ms) each time, three times per identity
-    batch. The next records open new batches."""
-    acc = producer._message_accumulator
-    for batches in acc._batches.values():
-        for batch in batches:
-            batch._builder.close()
-    if not acc._waiter_future.done():
-        acc._waiter_future.set_result(None)
