@@ -34,7 +34,6 @@ MAIN_CLASS = "kafka.Kafka"
 log = logging.getLogger(__name__)
 
 
-
 def new_cluster_id() -> str:
     """A KRaft cluster id: a 22-character URL-safe base64 UUID (a hex GUID is refused).
 
@@ -46,6 +45,7 @@ def new_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             return cluster_id
+
 
 KAFKA_JVM_OPTIONS = (
     "-XX:+UseG1GC",

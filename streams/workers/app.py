@@ -212,8 +212,11 @@ def build_app(
         (`streams.workers.delivery.OpenBatches`; the future is then the batch's)."""
         if config.open_batches:
             if not open_batches:
+                # faust's aiokafka Producer (typed as the ProducerT protocol) holds the
+                # aiokafka producer behind `_ensure_producer()`.
+                transport_producer: Any = app.producer
                 open_batches.append(
-                    OpenBatches(app.producer._ensure_producer(), cached_partitioner)
+                    OpenBatches(transport_producer._ensure_producer(), cached_partitioner)
                 )
             fut = open_batches[0].append(topic, partition, key, value, headers)
             if fut is not None:

@@ -161,4 +161,3 @@ class OpenBatches:
         if shield is None:
             shield = batch._omnicx_shield = asyncio.shield(batch.future)
         return shield
-
