@@ -107,6 +107,13 @@ class IdentityGraph:
             node = self.nodes.get(key)
             candidates.append((min(ts, node["t"]) if node is not None else ts, key))
         anchor_t, anchor = min(candidates)
+        if len(involved) == 1 and not new_keys:
+            (comp,) = involved.values()
+            if comp["a"] == anchor and comp["at"] == anchor_t:
+                # Known identifiers of one customer whose anchor stays: the component is
+                # unchanged, so it is not written again (most events of a replay; each write
+                # is a changelog record and journal bytes in the worker).
+                return Resolution(str(comp["cid"]))
         customer_id = customer_id_for(anchor)
 
         if not involved:

@@ -66,6 +66,37 @@ def test_a_late_event_that_moves_the_anchor_renames_the_customer() -> None:
     ]
 
 
+class _CountingMap(dict):  # type: ignore[type-arg]
+    """A dict that counts assignments (a faust table writes its changelog on each)."""
+
+    writes = 0
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_an_event_that_changes_nothing_writes_nothing() -> None:
+    nodes, comps = _CountingMap(), _CountingMap()
+    g = IdentityGraph(nodes, comps)
+    first = g.resolve(["email:c@x.com", "crm_id:c2"], at(30)).customer_id
+    assert (nodes.writes, comps.writes) == (2, 1)
+    # The same customer's known identifiers, later: no write at all.
+    again = g.resolve(["crm_id:c2", "email:c@x.com"], at(45))
+    assert again.customer_id == first and again.links == [] and again.merges == []
+    assert (nodes.writes, comps.writes) == (2, 1)
+    # Earlier, but the anchor stays (crm_id:c2 sorts first): the node's time and nothing else.
+    g.resolve(["email:c@x.com"], at(30))
+    assert (nodes.writes, comps.writes) == (2, 1)
+    g.resolve(["crm_id:c2"], at(20))
+    assert nodes.writes == 3 and comps.writes == 2  # the anchor's first-seen time moved
+    assert comps[nodes["crm_id:c2"]["c"]]["at"] == at(20).timestamp()
+    # Earlier still, for the other identifier: the anchor moves, the customer is renamed.
+    late = g.resolve(["email:c@x.com"], at(0))
+    assert late.customer_id == customer_id_for("email:c@x.com") != first
+    assert comps.writes == 3
+
+
 def test_empty_identifiers_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one identifier"):
         IdentityGraph().resolve([], at(0))
