@@ -85,11 +85,12 @@ def test_an_event_that_changes_nothing_writes_nothing() -> None:
     again = g.resolve(["crm_id:c2", "email:c@x.com"], at(45))
     assert again.customer_id == first and again.links == [] and again.merges == []
     assert (nodes.writes, comps.writes) == (2, 1)
-    # Earlier, but the anchor stays (crm_id:c2 sorts first): the node's time and nothing else.
+    # Again at its first-seen time: not earlier, so nothing to write either.
     g.resolve(["email:c@x.com"], at(30))
     assert (nodes.writes, comps.writes) == (2, 1)
+    # Earlier, for the anchor itself: its node's time and the component's anchor time move.
     g.resolve(["crm_id:c2"], at(20))
-    assert nodes.writes == 3 and comps.writes == 2  # the anchor's first-seen time moved
+    assert nodes.writes == 3 and comps.writes == 2
     assert comps[nodes["crm_id:c2"]["c"]]["at"] == at(20).timestamp()
     # Earlier still, for the other identifier: the anchor moves, the customer is renamed.
     late = g.resolve(["email:c@x.com"], at(0))
